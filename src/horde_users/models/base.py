@@ -1,0 +1,313 @@
+"""Bases and mixins shared by every users-API model: configuration, secrets, request plumbing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from http import HTTPStatus
+from string import ascii_letters, digits
+from typing import Any, ClassVar, NamedTuple, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, field_validator
+
+from horde_users.endpoints import (
+    AI_HORDE_API_ENDPOINT_SUBPATH,
+    ANON_API_KEY,
+    MAX_USER_ID,
+    HTTPMethod,
+    default_client_agent,
+    resolve_base_url,
+)
+
+_ANONYMOUS_MODEL = "_ANONYMOUS_MODEL"
+"""The api model name of responses the server's schema does not name (the users list)."""
+
+_API_KEY_ALPHABET = frozenset(ascii_letters + digits + "-_")
+
+RESPONSE_MODEL_CONFIG = ConfigDict(
+    frozen=True,
+    extra="allow",
+    validate_by_name=True,
+    validate_by_alias=True,
+    use_attribute_docstrings=True,
+    from_attributes=True,
+)
+"""Responses keep unknown keys from newer servers and carry no limits: they take what the server sends."""
+
+REQUEST_MODEL_CONFIG = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    use_attribute_docstrings=True,
+    hide_input_in_errors=True,
+)
+"""Requests refuse unknown fields and never echo their input (an API key) in a validation error."""
+
+
+class HordeAPIObjectBaseModel(BaseModel):
+    """Base of every users-API model: names it as the server's schema does and dumps it without secrets."""
+
+    model_config = RESPONSE_MODEL_CONFIG
+
+    @classmethod
+    def get_api_model_name(cls) -> str | None:
+        """The model's name in the server's published schema, or None when it has none."""
+        return None
+
+    @classmethod
+    def get_sensitive_fields(cls) -> set[str]:
+        """Fields holding credentials, left out of logs, reprs and `log_safe_model_dump()`."""
+        return set()
+
+    def get_extra_fields_to_exclude_from_log(self) -> set[str]:
+        """Further fields to leave out of `log_safe_model_dump()`."""
+        return set()
+
+    def log_safe_model_dump(self, extra_exclude: set[str] | None = None) -> dict[str, Any]:
+        """The model as a dict, without its sensitive fields: safe to log."""
+        exclude = self.get_sensitive_fields() | self.get_extra_fields_to_exclude_from_log()
+        return self.model_dump(exclude=exclude | (extra_exclude or set()))
+
+
+class _TimeConstructedMixin:
+    """Adds `time_constructed`, kept out of equality and dumps."""
+
+    _time_constructed: float
+
+    @property
+    def time_constructed(self) -> float:
+        """When this response was built, in epoch seconds."""
+        return self._time_constructed
+
+    def _same_data(self, other: object) -> bool:
+        if type(self) is not type(other) or not isinstance(other, BaseModel):
+            return False
+        assert isinstance(self, BaseModel)
+        return self.__dict__ == other.__dict__ and (self.__pydantic_extra__ or {}) == (
+            other.__pydantic_extra__ or {}
+        )
+
+
+class HordeResponseBaseModel(_TimeConstructedMixin, HordeAPIObjectBaseModel):
+    """Base of object responses; equal data compares equal, whenever it was parsed."""
+
+    _time_constructed: float = PrivateAttr(default_factory=time.time)
+
+    def __eq__(self, other: object) -> bool:
+        return self._same_data(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+T = TypeVar("T")
+
+
+class HordeResponseRootModel(_TimeConstructedMixin, RootModel[T]):
+    """Base of responses that are not objects (the users list is a JSON array)."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    _time_constructed: float = PrivateAttr(default_factory=time.time)
+
+    @classmethod
+    def get_api_model_name(cls) -> str | None:
+        """The model's name in the server's published schema, or None when it has none."""
+        return None
+
+    @classmethod
+    def get_sensitive_fields(cls) -> set[str]:
+        """Fields holding credentials (none at this level)."""
+        return set()
+
+    def get_extra_fields_to_exclude_from_log(self) -> set[str]:
+        """Further fields to leave out of `log_safe_model_dump()`."""
+        return set()
+
+    def __eq__(self, other: object) -> bool:
+        return self._same_data(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+HordeResponseTypes = Union[HordeResponseBaseModel, HordeResponseRootModel[Any]]  # noqa: UP007 (a runtime alias on 3.10)
+"""Any response model."""
+
+
+class ContainsMessageResponseMixin(BaseModel):
+    """A response whose body carries a `message`."""
+
+    message: str = ""
+    """The server's message."""
+
+
+class HordeHTTPRequest(NamedTuple):
+    """Everything an HTTP library needs to send one request; no I/O happens here."""
+
+    method: str
+    url: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json_body: dict[str, Any] | None
+
+
+_BASE_REQUEST_FIELDS = frozenset({"accept", "client_agent", "apikey", "user_id"})
+
+
+class BaseAIHordeRequest(HordeAPIObjectBaseModel):
+    """Base of every request: knows its method, path, query, headers, body and success responses."""
+
+    model_config = REQUEST_MODEL_CONFIG
+
+    accept: str = "application/json"
+    """The `Accept` header: the users API answers JSON."""
+    client_agent: str = Field(default_factory=default_client_agent, alias="Client-Agent")
+    """Who is asking, as `name:version:contact`; sent as the `Client-Agent` header."""
+
+    @classmethod
+    def get_http_method(cls) -> HTTPMethod:
+        """The HTTP method (verb) of this request."""
+        raise NotImplementedError
+
+    @classmethod
+    def get_api_endpoint_subpath(cls) -> AI_HORDE_API_ENDPOINT_SUBPATH:
+        """The path template below the base URL, e.g. `/v2/users/{user_id}`."""
+        raise NotImplementedError
+
+    @classmethod
+    def get_default_success_response_type(cls) -> type[HordeResponseTypes]:
+        """The response model of the ordinary success."""
+        raise NotImplementedError
+
+    @classmethod
+    def get_sensitive_fields(cls) -> set[str]:
+        """Fields holding credentials: the API key."""
+        return {"apikey"}
+
+    @classmethod
+    def get_api_url(cls, base_url: str | None = None) -> str:
+        """The base URL: the argument, else `AI_HORDE_URL` (read now), else the public server."""
+        return resolve_base_url(base_url)
+
+    @classmethod
+    def get_api_endpoint_url(cls, base_url: str | None = None) -> str:
+        """The full URL template of this endpoint (path fields still in braces)."""
+        return cls.get_api_url(base_url) + cls.get_api_endpoint_subpath().value
+
+    @classmethod
+    def get_success_status_response_pairs(cls) -> dict[HTTPStatus, type[HordeResponseTypes]]:
+        """Which response model each success status maps to."""
+        return {HTTPStatus.OK: cls.get_default_success_response_type()}
+
+    @classmethod
+    def get_header_fields(cls) -> list[str]:
+        """Fields specific to this request sent as headers (`apikey`, `Client-Agent`, `Accept` always are)."""
+        return []
+
+    @classmethod
+    def get_query_fields(cls) -> list[str]:
+        """Fields sent as query parameters."""
+        return []
+
+    @classmethod
+    def is_api_key_required(cls) -> bool:
+        """Whether the endpoint needs an API key (the anonymous key is used when none is given)."""
+        return False
+
+    def get_number_of_results_expected(self) -> int:
+        """How many results this request produces."""
+        return 1
+
+    def get_requires_follow_up(self) -> bool:
+        """Whether another request must close this one (never, for the users API)."""
+        return False
+
+    def _body_fields(self) -> list[str]:
+        excluded = _BASE_REQUEST_FIELDS | set(self.get_query_fields()) | set(self.get_header_fields())
+        return [name for name in type(self).model_fields if name not in excluded]
+
+    def build_http_request(self, base_url: str | None = None) -> HordeHTTPRequest:
+        """Turn this request into method, URL, query, headers and JSON body, ready for any HTTP client."""
+        path = self.get_api_endpoint_subpath().value.format(user_id=getattr(self, "user_id", ""))
+        query = {name: str(getattr(self, name)) for name in self.get_query_fields()}
+        headers = {"Accept": self.accept, "Client-Agent": self.client_agent}
+        apikey = getattr(self, "apikey", None)
+        if apikey is not None:
+            headers["apikey"] = apikey
+        for name in self.get_header_fields():
+            value = getattr(self, name)
+            if value is not None:
+                field = type(self).model_fields[name]
+                headers[field.alias or name] = str(value)
+        json_body: dict[str, Any] | None = None
+        if self.get_api_model_name() is not None:
+            json_body = self.model_dump(include=set(self._body_fields()), exclude_none=True, by_alias=True)
+        return HordeHTTPRequest(
+            method=self.get_http_method().value,
+            url=self.get_api_url(base_url) + path,
+            query=query,
+            headers=headers,
+            json_body=json_body,
+        )
+
+
+class APIKeyAllowedInRequestMixin(BaseModel):
+    """A request that sends an API key: the anonymous key, a 22-character key or a shared key (UUID)."""
+
+    apikey: str | None = Field(default=None, repr=False)
+    """The API key sent in the `apikey` header; never shown in reprs, logs or errors."""
+
+    @classmethod
+    def is_api_key_required(cls) -> bool:
+        """Whether the endpoint needs an API key (the anonymous key is used when none is given)."""
+        return True
+
+    @field_validator("apikey", mode="before")
+    @classmethod
+    def validate_api_key_length(cls, value: object) -> str | None:
+        """Accept the anonymous key, 22-character API keys and UUID shared keys; never echo the value."""
+        if value is None:
+            return ANON_API_KEY if cls.is_api_key_required() else None
+        if not isinstance(value, str):
+            raise ValueError("the API key must be a string")
+        if value == ANON_API_KEY:
+            return value
+        if len(value) == 22 and _API_KEY_ALPHABET.issuperset(value):
+            return value
+        if len(value) in (32, 36):
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                pass
+            else:
+                return value
+        raise ValueError(
+            "the API key must be the anonymous key, a 22-character key (A-Z a-z 0-9 - _)"
+            " or a shared key (UUID)"
+        )
+
+
+class MessageSpecifiesUserIDMixin(BaseModel):
+    """A request about one user, named by numeric id in the path."""
+
+    user_id: str
+    """The user's numeric id (`3`, not `alice#3`), from 0 to 2147483647, as a string of digits."""
+
+    ID_RANGE: ClassVar[tuple[int, int]] = (0, MAX_USER_ID)
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def user_id_is_numeric(cls, value: object) -> str:
+        """Accept an int or a string of ASCII digits within range; normalise to `str(int(value))`."""
+        if isinstance(value, bool):
+            raise ValueError("user_id must be a number, not a boolean")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        else:
+            raise ValueError("user_id must be the numeric id only (the 1 in 'db0#1'): ASCII digits")
+        low, high = cls.ID_RANGE
+        if not low <= number <= high:
+            raise ValueError(f"user_id must be between {low} and {high}")
+        return str(number)
