@@ -1,0 +1,156 @@
+"""``horde-users sandbox serve|create-user|create-shared-key``: the local users-API server.
+
+The sandbox (FastAPI, uvicorn, SQLAlchemy) is imported inside each command, never at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from horde_users.cli.common import EXIT_USAGE, fail, settings_of
+
+sandbox_app = typer.Typer(help="Run and seed a local sandbox server.", no_args_is_help=True)
+
+DatabaseOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs the runtime form on Python 3.10
+    typer.Option(
+        "--database", help="SQLAlchemy URL or SQLite file path (default: the sandbox's).", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@sandbox_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port).")] = 7001,
+    database: DatabaseOption = None,
+    admin: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--admin", help="Alias (name#id) to treat as admin; repeatable.", show_default=False),
+    ] = None,
+    rate_limits: Annotated[
+        bool, typer.Option("--rate-limits/--no-rate-limits", help="Apply the real server's rate limits.")
+    ] = True,
+    enable_test_user_endpoint: Annotated[
+        bool, typer.Option("--enable-test-user-endpoint", help="Serve POST /api/v2/dev/test-user (loopback).")
+    ] = False,
+    profanity_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--profanity-file", help="Word list, one per line.", show_default=False),
+    ] = None,
+) -> None:
+    """Serve the sandbox until Ctrl-C."""
+    words = _read_words(profanity_file) if profanity_file is not None else None
+    from horde_users.sandbox.server import serve as run_server
+
+    try:
+        run_server(
+            host=host,
+            port=port,
+            database=database,
+            admins=tuple(admin or ()),
+            rate_limits=rate_limits,
+            test_user_endpoint=enable_test_user_endpoint,
+            profanity_words=words,
+        )
+    except KeyboardInterrupt:
+        typer.echo("stopped", err=True)
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", 3)
+
+
+def _read_words(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"--profanity-file: cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _store(database: str | None) -> Any:
+    from horde_users.sandbox import SandboxStore
+
+    return SandboxStore(database) if database is not None else SandboxStore()
+
+
+@sandbox_app.command("create-user")
+def create_user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Username (without #id).", show_default=False)],
+    moderator: Annotated[bool, typer.Option("--moderator", help="Moderator (also trusted).")] = False,
+    trusted: Annotated[bool, typer.Option("--trusted")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="Record the alias as an admin.")] = False,
+    service: Annotated[bool, typer.Option("--service")] = False,
+    education: Annotated[bool, typer.Option("--education")] = False,
+    pseudonymous: Annotated[
+        bool, typer.Option("--pseudonymous", help="No OAuth identity (floor 14).")
+    ] = False,
+    kudos: Annotated[float, typer.Option("--kudos", help="Exact starting balance.")] = 0,
+    database: DatabaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create a user in a sandbox database; prints id, alias and the API key (shown once)."""
+    settings = settings_of(ctx)
+    store = _store(database)
+    try:
+        seeded = store.create_user(
+            name,
+            moderator=moderator,
+            trusted=trusted,
+            admin=admin,
+            service=service,
+            education=education,
+            pseudonymous=pseudonymous,
+            kudos=kudos,
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    finally:
+        _close(store)
+    if settings.json or json_:
+        from horde_users.cli.output import print_json
+
+        print_json({"id": seeded.id, "alias": seeded.alias, "api_key": seeded.api_key})
+        return
+    typer.echo(f"id:      {seeded.id}")
+    typer.echo(f"alias:   {seeded.alias}")
+    typer.echo(f"api key: {seeded.api_key}")
+    typer.echo("(the API key is shown only this once)", err=True)
+
+
+@sandbox_app.command("create-shared-key")
+def create_shared_key(
+    ctx: typer.Context,
+    alias: Annotated[str, typer.Argument(help="Owner's alias (name#id).", show_default=False)],
+    name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--name", help="A name for the key.", show_default=False),
+    ] = None,
+    database: DatabaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create a shared key owned by ALIAS in a sandbox database and print it."""
+    settings = settings_of(ctx)
+    store = _store(database)
+    try:
+        key = store.create_shared_key(alias, name)
+    except (ValueError, LookupError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    finally:
+        _close(store)
+    if settings.json or json_:
+        from horde_users.cli.output import print_json
+
+        print_json({"alias": alias, "name": name, "shared_key": str(key)})
+        return
+    typer.echo(str(key))
+
+
+def _close(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()

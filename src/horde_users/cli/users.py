@@ -1,0 +1,360 @@
+"""``whoami`` and the ``user`` commands: a thin shell over the sync client."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from horde_users.cli.common import (
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Settings,
+    err,
+    fail,
+    handle_errors,
+    open_client,
+    settings_of,
+)
+
+user_app = typer.Typer(help="Show, list, modify, delete and undelete users.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the response as JSON (by wire name).")]
+SecretsOption = Annotated[
+    bool, typer.Option("--show-secrets", help="Show proxy passkeys and shared key ids in tables.")
+]
+UserIdArg = Annotated[str, typer.Argument(help="User id, or an alias such as alice#3.", show_default=False)]
+
+
+class Sort(str, enum.Enum):
+    """List order."""
+
+    kudos = "kudos"
+    age = "age"
+
+
+def parse_user_id(text: str) -> str:
+    """``3`` or ``alice#3`` -> ``3`` (the digits after the last ``#``); anything else is a usage error."""
+    candidate = text.strip().rsplit("#", 1)[-1].strip()
+    if not candidate or not (candidate.isascii() and candidate.isdigit()):
+        fail(f"invalid user id {text!r}: expected a number or an alias like alice#3", EXIT_USAGE)
+    if int(candidate) > 2_147_483_647:
+        fail(f"invalid user id {text!r}: the largest user id is 2147483647", EXIT_USAGE)
+    return str(int(candidate))
+
+
+def _settings(ctx: typer.Context, json_: bool = False, show_secrets: bool = False) -> Settings:
+    settings = settings_of(ctx)
+    settings.json = settings.json or json_
+    settings.show_secrets = settings.show_secrets or show_secrets
+    return settings
+
+
+def _show_user(settings: Settings, user: Any) -> None:
+    from horde_users.cli import output
+
+    if settings.json:
+        output.print_json(output.dump(user))
+    else:
+        output.console().print(output.user_table(user, show_secrets=settings.show_secrets))
+
+
+def whoami(ctx: typer.Context, json_: JsonOption = False, show_secrets: SecretsOption = False) -> None:
+    """Show the account that owns the configured API key."""
+    settings = _settings(ctx, json_, show_secrets)
+    with handle_errors(settings), open_client(settings) as client:
+        user = client.find_user()
+    _show_user(settings, user)
+
+
+@user_app.command("show")
+def show(
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    json_: JsonOption = False,
+    show_secrets: SecretsOption = False,
+) -> None:
+    """Show one user; with a moderator's or the owner's key, the privileged fields too."""
+    settings = _settings(ctx, json_, show_secrets)
+    uid = parse_user_id(user_id)
+    with handle_errors(settings), open_client(settings) as client:
+        user = client.get_user(uid)
+    _show_user(settings, user)
+
+
+@user_app.command("list")
+def list_users(
+    ctx: typer.Context,
+    sort: Annotated[
+        Sort, typer.Option("--sort", help="kudos (most first) or age (oldest first).")
+    ] = Sort.kudos,
+    page: Annotated[int, typer.Option("--page", min=1, max=10000, help="Page to show (25 users each).")] = 1,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Page through every user from --page on, streaming rows.")
+    ] = False,
+    limit: Annotated[
+        Optional[int],  # noqa: UP045 - typer needs the runtime form on Python 3.10
+        typer.Option("--limit", min=1, help="At most N users (pages as needed).", show_default=False),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """List users by kudos or age. --json: one array; with --all, one object per line."""
+    from horde_users.cli import output
+
+    settings = _settings(ctx, json_)
+    with handle_errors(settings), open_client(settings) as client:
+        if not all_ and limit is None:
+            users: Any = client.list_users(page=page, sort=sort.value)
+            if settings.json:
+                output.print_json([output.dump(u) for u in users])
+            else:
+                rows = output.UserRows(output.console())
+                rows.add(users)
+                rows.finish()
+            return
+        iterator = client.iter_users(sort=sort.value, start_page=page, limit=limit)
+        if not all_:  # --limit without --all: a bounded list, printed like one page
+            collected = list(iterator)
+            if settings.json:
+                output.print_json([output.dump(u) for u in collected])
+            else:
+                rows = output.UserRows(output.console())
+                rows.add(collected)
+                rows.finish()
+            return
+        _stream(settings, iterator)
+
+
+def _stream(settings: Settings, iterator: Any) -> None:
+    """--all: print each page as it arrives; a progress line on stderr only when it is a terminal."""
+    import sys
+
+    from horde_users.cli import output
+
+    rows = output.UserRows(output.console())
+    batch: list[Any] = []
+
+    def flush() -> None:
+        if settings.json:
+            for user in batch:
+                output.print_json(output.dump(user), lines=True)
+        else:
+            rows.add(batch)
+        batch.clear()
+
+    progress = None
+    task = None
+    if output.stderr_is_terminal():
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+            redirect_stdout=sys.stdout.isatty(),
+            redirect_stderr=False,
+        )
+        task = progress.add_task("fetching users", total=None)
+        progress.start()
+    try:
+        for fetched, user in enumerate(iterator, start=1):
+            batch.append(user)
+            if len(batch) == 25:
+                flush()
+                if progress is not None and task is not None:
+                    progress.update(task, description=f"fetched {fetched} users")
+        flush()
+    finally:
+        if progress is not None:
+            progress.stop()
+    if not settings.json:
+        rows.finish()
+
+
+@user_app.command("modify")
+def modify(
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    trusted: Annotated[Optional[bool], typer.Option("--trusted/--no-trusted", show_default=False)] = None,  # noqa: UP045
+    flagged: Annotated[Optional[bool], typer.Option("--flagged/--no-flagged", show_default=False)] = None,  # noqa: UP045
+    moderator: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--moderator/--no-moderator", help="Admin only; --moderator also trusts.", show_default=False
+        ),
+    ] = None,
+    customizer: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option("--customizer/--no-customizer", show_default=False),
+    ] = None,
+    vpn: Annotated[Optional[bool], typer.Option("--vpn/--no-vpn", show_default=False)] = None,  # noqa: UP045
+    service: Annotated[Optional[bool], typer.Option("--service/--no-service", show_default=False)] = None,  # noqa: UP045
+    education: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option("--education/--no-education", show_default=False),
+    ] = None,
+    special: Annotated[Optional[bool], typer.Option("--special/--no-special", show_default=False)] = None,  # noqa: UP045
+    public_workers: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option("--public-workers/--no-public-workers", show_default=False),
+    ] = None,
+    concurrency: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--concurrency", help="0..500.", show_default=False),
+    ] = None,
+    worker_invited: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--worker-invited", show_default=False),
+    ] = None,
+    usage_multiplier: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--usage-multiplier", help="0.1..10 (admin only).", show_default=False),
+    ] = None,
+    kudos: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--kudos", help="Kudos to add (negative to remove; admin only).", show_default=False),
+    ] = None,
+    monthly_kudos: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--monthly-kudos", help="Change to the monthly allowance (admin only).", show_default=False
+        ),
+    ] = None,
+    username: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--username", help="New name, without #id.", show_default=False),
+    ] = None,
+    contact: Annotated[Optional[str], typer.Option("--contact", show_default=False)] = None,  # noqa: UP045
+    admin_comment: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--admin-comment", show_default=False),
+    ] = None,
+    reset_suspicion: Annotated[
+        bool, typer.Option("--reset-suspicion", help="Remove every suspicion record.")
+    ] = False,
+    generate_proxy_passkey: Annotated[
+        bool,
+        typer.Option(
+            "--generate-proxy-passkey", help="Issue a new proxy passkey (service accounts); shown once."
+        ),
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Change a user (admin, moderator or the owner) and print what changed."""
+    settings = _settings(ctx, json_)
+    uid = parse_user_id(user_id)
+    fields: dict[str, Any] = {
+        "kudos": kudos,
+        "monthly_kudos": monthly_kudos,
+        "usage_multiplier": usage_multiplier,
+        "moderator": moderator,
+        "concurrency": concurrency,
+        "worker_invited": worker_invited,
+        "trusted": trusted,
+        "flagged": flagged,
+        "customizer": customizer,
+        "vpn": vpn,
+        "service": service,
+        "education": education,
+        "special": special,
+        "reset_suspicion": True if reset_suspicion else None,
+        "admin_comment": admin_comment,
+        "public_workers": public_workers,
+        "username": username,
+        "contact": contact,
+        "generate_proxy_passkey": True if generate_proxy_passkey else None,
+    }
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if not changes:
+        fail("nothing to change: give at least one option (see --help)", EXIT_USAGE)
+    _modify(settings, uid, changes)
+
+
+def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
+    from horde_users.cli import output
+    from horde_users.models import ModifyUser
+
+    with handle_errors(settings):
+        payload = ModifyUser(**changes)  # rejected values are usage errors (exit 2), before sending
+    check = f"run `horde-users user show {uid}` to see what the server applied before trying again"
+    refused_hint = (
+        f"a change is applied field by field: fields before the refused one may be set; check with "
+        f"`horde-users user show {uid}`"
+        if len(changes) > 1
+        else None
+    )
+    try:
+        with handle_errors(settings, check=check), open_client(settings) as client:
+            reply = client.modify_user(uid, payload)
+    except typer.Exit as exc:
+        if exc.exit_code == EXIT_REFUSED and refused_hint:
+            err(f"hint: {refused_hint}")
+        raise
+    if settings.json:
+        output.print_json(output.dump(reply))
+        return
+    output.console().print(output.changes_table(uid, reply))
+    if reply.proxy_passkey:
+        output.console().print("The new proxy passkey is shown only this once; store it now.")
+
+
+@user_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Delete a user (soft delete; deleting an already deleted, inactive user wipes it for good)."""
+    settings = _settings(ctx, json_)
+    uid = parse_user_id(user_id)
+    check = f"run `horde-users user show {uid}`: do not delete again before checking (a second delete wipes)"
+    with handle_errors(settings), open_client(settings) as client:
+        if not yes:
+            _confirm_delete(client, uid)
+        with handle_errors(settings, check=check):
+            reply = client.delete_user(uid)
+    if settings.json:
+        from horde_users.cli import output
+
+        output.print_json(output.dump(reply))
+        return
+    typer.echo(f"Deleted user {uid} (undo with `horde-users user undelete {uid}` unless it was wiped).")
+
+
+def _confirm_delete(client: Any, uid: str) -> None:
+    """Ask first, naming the user; warn loudly when the user is already deleted (a repeat can wipe it)."""
+    user = client.get_user(uid)
+    name = user.username or f"user {uid}"
+    if user.deleted:
+        question = (
+            f"{name} is ALREADY deleted: deleting again WIPES the account for good (name, workers, shared "
+            f"keys; no undelete). Wipe {name}?"
+        )
+    else:
+        question = f"Delete {name}? (It can be undeleted; but a second delete can wipe the account for good.)"
+    try:
+        confirmed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        confirmed = False
+    if not confirmed:
+        fail("not confirmed; nothing was deleted (pass --yes to skip the question)", EXIT_REFUSED)
+
+
+@user_app.command("undelete")
+def undelete(ctx: typer.Context, user_id: UserIdArg, json_: JsonOption = False) -> None:
+    """Undelete a soft-deleted user (owner or moderator)."""
+    settings = _settings(ctx, json_)
+    uid = parse_user_id(user_id)
+    check = f"run `horde-users user show {uid}` to see whether it is still deleted"
+    with handle_errors(settings, check=check), open_client(settings) as client:
+        reply = client.undelete_user(uid)
+    if settings.json:
+        from horde_users.cli import output
+
+        output.print_json(output.dump(reply))
+        return
+    typer.echo(f"Undeleted user {uid}.")
