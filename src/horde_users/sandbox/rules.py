@@ -1,0 +1,695 @@
+"""The sandbox's rules as pure functions over plain data (no I/O).
+
+Who sees what (users-api.md §5), how a user is rendered (§2.5), how a PUT body is validated (§6.2, §10)
+and in which order its operations run with which role (§6.3), the DELETE checks (§7) and the
+normalisation of ``page`` and ``sort`` (§4.1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Literal
+
+ANON_ID = 0
+ANON_API_KEY = "0000000000"
+PAGE_SIZE = 25
+MAX_PAGE = 10000
+INT32_MIN = -2147483648
+INT32_MAX = 2147483647
+KUDOS_LIMIT = 10**15
+MODERATOR_MONTHLY_BONUS = 300000
+WIPE_AFTER = timedelta(days=30)
+EDUCATION_CONCURRENCY = 200
+DEFAULT_CONCURRENCY = 30
+
+KUDOS_DETAIL_KEYS: tuple[str, ...] = (
+    "accumulated",
+    "gifted",
+    "donated",
+    "admin",
+    "received",
+    "recurring",
+    "awarded",
+    "styled",
+)
+#: Record counters as ``(group, leaf)``, in wire order; ``megapixelsteps`` leaves are floats.
+RECORD_KEYS: tuple[tuple[str, str], ...] = (
+    ("usage", "megapixelsteps"),
+    ("usage", "tokens"),
+    ("contribution", "megapixelsteps"),
+    ("contribution", "tokens"),
+    ("fulfillment", "image"),
+    ("fulfillment", "text"),
+    ("fulfillment", "interrogation"),
+    ("request", "image"),
+    ("request", "text"),
+    ("request", "interrogation"),
+    ("style", "image"),
+    ("style", "text"),
+    ("style", "interrogation"),
+)
+#: Flat record names as used by the store and ``set_records``: ``usage_megapixelsteps`` etc.
+RECORD_NAMES: tuple[str, ...] = tuple(f"{g}_{leaf}" for g, leaf in RECORD_KEYS)
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime (the form the store keeps)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_naive_utc(when: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to naive UTC."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class StyleData:
+    """A style owned by a user."""
+
+    id: str
+    name: str
+    type: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class UserData:
+    """Everything the rules need to know about one stored user."""
+
+    id: int
+    username: str
+    kudos: float = 0.0
+    evaluating_kudos: float = 0.0
+    concurrency: int = DEFAULT_CONCURRENCY
+    worker_invited: int = 0
+    moderator: bool = False
+    trusted: bool = False
+    flagged: bool = False
+    vpn: bool = False
+    service: bool = False
+    education: bool = False
+    customizer: bool = False
+    special: bool = False
+    deleted: bool = False
+    pseudonymous: bool = False
+    public_workers: bool = False
+    contact: str | None = None
+    admin_comment: str | None = None
+    proxy_passkey: str | None = None
+    usage_multiplier: float = 1.0
+    monthly_kudos: int = 0
+    monthly_last_received: datetime | None = None
+    created: datetime = field(default_factory=utcnow)
+    last_active: datetime | None = None
+    #: Stored ``kudos_details`` values; a missing key or None means "nothing stored" (renders ``0``).
+    kudos_details: Mapping[str, float | None] = field(default_factory=dict)
+    #: Stored record counters by flat name (``usage_megapixelsteps``); missing/None renders ``0``.
+    records: Mapping[str, float | int | None] = field(default_factory=dict)
+    worker_ids: tuple[str, ...] = ()
+    styles: tuple[StyleData, ...] = ()
+    sharedkey_ids: tuple[str, ...] = ()
+    suspicious: int = 0
+
+    @property
+    def alias(self) -> str:
+        """The public name ``username#id``."""
+        return f"{self.username}#{self.id}"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.id == ANON_ID
+
+    @property
+    def kudos_floor(self) -> int:
+        return kudos_floor(self.id, self.pseudonymous)
+
+
+def kudos_floor(user_id: int, pseudonymous: bool) -> int:
+    """The balance floor applied on every kudos change (§6.3 row 1)."""
+    if user_id == ANON_ID:
+        return -50
+    return 14 if pseudonymous else 25
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """An error answer: ``status`` and the JSON body (shape a when ``rc`` is set, else e.g. b)."""
+
+    status: int
+    message: str
+    rc: str | None = None
+    errors: Mapping[str, str] | None = None
+
+    def body(self) -> dict[str, Any]:
+        if self.errors is not None:
+            return {"errors": dict(self.errors), "message": self.message}
+        if self.rc is None:
+            return {"message": self.message}
+        return {"message": self.message, "rc": self.rc}
+
+
+VALIDATION_FAILED = "Input payload validation failed"
+NOT_DIGITS_ID = "Please use only the numerical part of the userID. E.g. the '1' in 'db0#1'"
+UNREADABLE_BODY = "The browser (or proxy) sent a request that this server could not understand."
+
+_MESSAGES: dict[str, tuple[int, str]] = {
+    "InvalidAPIKey": (
+        401,
+        "No user matching sent API Key. Have you remembered to register at https://stablehorde.net/register ?",
+    ),
+    "NotAdmin": (403, "You're not an admin. Sod off!"),
+    "NotModerator": (403, "You're not a mod. BTFO!"),
+    "AnonForbiddenUserMod": (403, "Anonymous user is forbidden from performing this operation"),
+    "NonServiceForbidden": (403, "Only Service Accounts can set a proxy passkey"),
+    "NoUserModSelected": (400, "No usermod operations selected!"),
+    "TooLongUserName": (400, "The specified username is too long. Please stay below 30"),
+    "ProfaneUserName": (
+        400,
+        "As our API is public, we do not allow profanity in the username, please try again.",
+    ),
+    "ProfaneUserContact": (
+        400,
+        "As our API is public, we do not allow profanity in the user contact, please try again.",
+    ),
+    "ProfaneAdminComment": (
+        400,
+        "As our API is public, we do not allow profanity in the user admin_comment, please try again.",
+    ),
+    "UserNotDeleted": (400, "User is not deleted, cannot undelete!"),
+    "AnonForbiddenUser": (403, "Anonymous user is forbidden from performing this operation"),
+    "CannotDeleteMod": (403, "You cannot delete a user that is a moderator. Please contact an admin."),
+    "NotUserOrMod": (403, "Only the user themselves or a moderator can delete a user"),
+}
+
+
+def rc_error(rc: str) -> ApiError:
+    """The fixed-message API error (shape a) of ``rc`` (§3.3)."""
+    status, message = _MESSAGES[rc]
+    return ApiError(status, message, rc)
+
+
+def user_not_found(user_id_text: str) -> ApiError:
+    return ApiError(404, f"User with ID '{user_id_text}' not found.", "UserNotFound")
+
+
+def api_key_not_found(key: str) -> ApiError:
+    return ApiError(404, f"User with api_key '{key}' not found.", "UserNotFound")
+
+
+def cannot_wipe(last_active: datetime) -> ApiError:
+    until = last_active + WIPE_AFTER
+    return ApiError(
+        403,
+        "You cannot permanently wipe a user that was active in the last 30 days. "
+        f"Try again after {until.replace(tzinfo=None)}",
+        "CannotWipeActiveUser",
+    )
+
+
+def validation_error(errors: Mapping[str, str]) -> ApiError:
+    return ApiError(400, VALIDATION_FAILED, errors=errors)
+
+
+def unreadable_body() -> ApiError:
+    return ApiError(400, UNREADABLE_BODY)
+
+
+# ----------------------------------------------------------------------------------- privileges
+
+
+def privilege_level(caller: UserData | None, target_id: int) -> int:
+    """0 public, 1 own view, 2 moderator view (§5.1); integer ids are compared (§10)."""
+    if caller is None:
+        return 0
+    if caller.moderator:
+        return 2
+    return 1 if caller.id == target_id else 0
+
+
+def is_digit_id(text: str) -> bool:
+    """The GET/DELETE digit check: ASCII ``0``-``9`` only, at least one."""
+    return bool(text) and all("0" <= ch <= "9" for ch in text)
+
+
+def id_in_range(value: int) -> bool:
+    return 0 <= value <= INT32_MAX
+
+
+def put_path_id(text: str) -> int | None:
+    """PUT converts the path with ``int()`` (§4.3 step 2); None when that fails or is out of range."""
+    try:
+        value = int(text)
+    except (ValueError, OverflowError):
+        return None
+    return value if id_in_range(value) else None
+
+
+# ------------------------------------------------------------------------------------ listing
+
+
+@dataclass(frozen=True)
+class PageError(Exception):
+    """A ``page`` query value that ``int()`` refuses (§3.2)."""
+
+    raw: str
+
+    @property
+    def api_error(self) -> ApiError:
+        return validation_error(
+            {
+                "page": "Which page of results to return. Each page has 25 users. "
+                f"invalid literal for int() with base 10: {self.raw!r}"
+            }
+        )
+
+
+def normalise_page(raw: str | None) -> int | None:
+    """The page to serve, or None for "past 10000, answer ``[]``"; raises PageError (§4.1)."""
+    if raw is None:
+        return 1
+    try:
+        page = int(raw)
+    except (ValueError, OverflowError):
+        raise PageError(raw) from None
+    if page > MAX_PAGE:
+        return None
+    return max(page, 1)
+
+
+def normalise_sort(raw: str | None) -> Literal["kudos", "age"]:
+    """``kudos`` or ``age`` (case-sensitive); anything else means ``kudos``."""
+    return "age" if raw == "age" else "kudos"
+
+
+# ---------------------------------------------------------------------------------- rendering
+
+
+def _zero_or(value: float | int | None, as_float: bool) -> float | int:
+    """§2.2: integer 0 when nothing is stored, else the field's type."""
+    if value is None:
+        return 0
+    return float(value) if as_float else int(value)
+
+
+def format_rfc822(when: datetime) -> str:
+    """``Fri, 27 Nov 2026 01:17:41 -0000`` (§2.3), locale independent."""
+    when = to_naive_utc(when)
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return (
+        f"{days[when.weekday()]}, {when.day:02d} {months[when.month - 1]} {when.year:04d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} -0000"
+    )
+
+
+def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, Any]:
+    """Step 1 of §2.5: every UserDetails key (wire names, model order), None where the level hides it."""
+    records: dict[str, dict[str, float | int]] = {}
+    for group, leaf in RECORD_KEYS:
+        stored = user.records.get(f"{group}_{leaf}")
+        records.setdefault(group, {})[leaf] = _zero_or(stored, leaf == "megapixelsteps")
+    show_workers = level >= 1 or user.public_workers
+    styles = [
+        {"name": f"{user.alias}::style::{s.name}", "id": s.id, "type": s.type}
+        for s in user.styles
+        if level >= 1 or s.public
+    ]
+    monthly: dict[str, Any] = {"amount": None, "last_received": None}
+    if level >= 2:
+        bonus = MODERATOR_MONTHLY_BONUS if user.moderator else 0
+        monthly = {"amount": user.monthly_kudos + bonus, "last_received": user.monthly_last_received}
+    age = int((to_naive_utc(now) - user.created).total_seconds())
+    return {
+        "username": user.alias,
+        "id": user.id,
+        "kudos": float(user.kudos),
+        "evaluating_kudos": float(user.evaluating_kudos) if level >= 2 else None,
+        "concurrency": user.concurrency,
+        "worker_invited": user.worker_invited,
+        "moderator": user.moderator,
+        "kudos_details": {k: _zero_or(user.kudos_details.get(k), True) for k in KUDOS_DETAIL_KEYS},
+        "worker_count": len(user.worker_ids),
+        "worker_ids": list(user.worker_ids) if show_workers else None,
+        "styles": styles,
+        "sharedkey_ids": list(user.sharedkey_ids) if level >= 1 else None,
+        "active_generations": {"text": None, "image": None, "alchemy": None},
+        "monthly_kudos": monthly,
+        "trusted": user.trusted,
+        "flagged": user.flagged,
+        "vpn": user.vpn if level >= 1 else None,
+        "service": user.service,
+        "education": user.education,
+        "customizer": user.customizer,
+        "special": user.special if level >= 1 else None,
+        "deleted": user.deleted,
+        "suspicious": user.suspicious if level >= 2 else None,
+        "pseudonymous": user.pseudonymous,
+        "contact": user.contact if level >= 1 else None,
+        "admin_comment": user.admin_comment if level >= 2 else None,
+        "proxy_passkey": user.proxy_passkey if level >= 2 else None,
+        "account_age": max(age, 0),
+        "usage": {"megapixelsteps": None, "requests": None},
+        "contributions": {"megapixelsteps": None, "fulfillments": None},
+        "records": records,
+    }
+
+
+def finish_user_body(
+    dumped: Mapping[str, Any], values: Mapping[str, Any], *, listing: bool
+) -> dict[str, Any]:
+    """Steps 3-6 of §2.5 on a model dump (by alias, nulls kept), with numbers taken from ``values``."""
+    body = dict(dumped)
+    # §2.2 numbers: the model may have coerced 0 to 0.0 (or the reverse); the plain values decide.
+    for key in ("kudos", "evaluating_kudos", "kudos_details", "records", "account_age"):
+        if key in body:
+            body[key] = values[key]
+    monthly = body.get("monthly_kudos")
+    if isinstance(monthly, Mapping):
+        mk = {k: v for k, v in monthly.items() if v is not None}
+        when = values["monthly_kudos"].get("last_received")
+        if isinstance(when, datetime):
+            mk["last_received"] = format_rfc822(when)
+        body["monthly_kudos"] = mk
+    generations = body.get("active_generations")
+    if isinstance(generations, Mapping):
+        body["active_generations"] = {k: v for k, v in generations.items() if v is not None}
+    if not listing:
+        body = {k: v for k, v in body.items() if v is not None and v != {}}
+    return body
+
+
+# ------------------------------------------------------------------------------- PUT validation
+
+_JSON_TYPE_NAMES = {"integer", "number", "boolean", "string"}
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    """One member of the PUT body schema (§6.2, with the sandbox ranges of §10)."""
+
+    name: str
+    type: Literal["integer", "number", "boolean", "string"]
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+_BOOL_MEMBERS = (
+    "moderator",
+    "public_workers",
+    "trusted",
+    "flagged",
+    "customizer",
+    "vpn",
+    "service",
+    "education",
+    "special",
+    "undelete",
+    "filtered",
+    "reset_suspicion",
+    "generate_proxy_passkey",
+)
+
+MODIFY_SCHEMA: tuple[FieldSchema, ...] = (
+    FieldSchema("kudos", "number", -KUDOS_LIMIT, KUDOS_LIMIT),
+    FieldSchema("concurrency", "integer", 0, 500),
+    FieldSchema("usage_multiplier", "number", 0.1, 10),
+    FieldSchema("worker_invited", "integer", INT32_MIN, INT32_MAX),
+    *(FieldSchema(name, "boolean") for name in _BOOL_MEMBERS),
+    FieldSchema("username", "string", min_length=3, max_length=100),
+    FieldSchema("monthly_kudos", "integer", INT32_MIN, INT32_MAX),
+    FieldSchema("contact", "string", min_length=5, max_length=500),
+    FieldSchema("admin_comment", "string", min_length=5, max_length=500),
+)
+
+
+def _type_ok(value: Any, type_name: str) -> bool:
+    if type_name == "boolean":
+        return isinstance(value, bool)
+    if type_name == "string":
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    if type_name == "number":
+        return isinstance(value, (int, float))
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _check_member(schema: FieldSchema, value: Any, sanitise: Any) -> str | None:
+    if not _type_ok(value, schema.type):
+        return f"{value!r} is not of type '{schema.type}'"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if schema.minimum is not None and (value < schema.minimum or math.isnan(value)):
+            return f"{value!r} is less than the minimum of {schema.minimum!r}"
+        if schema.maximum is not None and value > schema.maximum:
+            return f"{value!r} is greater than the maximum of {schema.maximum!r}"
+    if isinstance(value, str):
+        if schema.min_length is not None and len(value) < schema.min_length:
+            return f"{value!r} is too short"
+        if schema.max_length is not None and len(value) > schema.max_length:
+            return f"{value!r} is too long"
+        if schema.name == "username" and not sanitise(value):
+            return f"{value!r} is too short"
+    return None
+
+
+def validate_modify_body(body: Any, sanitise: Any) -> dict[str, Any] | ApiError:
+    """Validate a parsed PUT body (§6.2, §10); returns the known members (integers as ``int``).
+
+    ``sanitise`` is the text sanitiser (a username that sanitises to "" is too short).
+    """
+    if not isinstance(body, dict):
+        return validation_error({"": f"{body!r} is not of type 'object'"})
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for schema in MODIFY_SCHEMA:
+        if schema.name not in body:
+            continue
+        value = body[schema.name]
+        problem = _check_member(schema, value, sanitise)
+        if problem is not None:
+            errors[schema.name] = problem
+        elif schema.type == "integer":
+            values[schema.name] = int(value)
+        else:
+            values[schema.name] = value
+    if errors:
+        return validation_error(errors)
+    return values
+
+
+# ------------------------------------------------------------------------------ PUT operations
+
+
+class Role(Enum):
+    """Who may run a PUT operation (§6.1)."""
+
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    OWNER = "owner"  # the target itself, or any moderator
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One row of the §6.3 table."""
+
+    member: str
+    role: Role
+    #: Role setters and reset_suspicion do nothing when the target is Anonymous.
+    ignored_on_anonymous: bool = False
+    #: Rows that refuse an anonymous caller (after the role check) with AnonForbiddenUserMod.
+    refuses_anonymous_caller: bool = False
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("kudos", Role.ADMIN),
+    Operation("monthly_kudos", Role.ADMIN),
+    Operation("usage_multiplier", Role.ADMIN),
+    Operation("moderator", Role.ADMIN, ignored_on_anonymous=True),
+    Operation("concurrency", Role.MODERATOR),
+    Operation("worker_invited", Role.MODERATOR),
+    Operation("trusted", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("flagged", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("customizer", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("vpn", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("service", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("education", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("special", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("reset_suspicion", Role.MODERATOR, ignored_on_anonymous=True),
+    Operation("admin_comment", Role.MODERATOR, refuses_anonymous_caller=True),
+    Operation("public_workers", Role.OWNER, ignored_on_anonymous=True, refuses_anonymous_caller=True),
+    Operation("username", Role.OWNER, refuses_anonymous_caller=True),
+    Operation("contact", Role.OWNER, refuses_anonymous_caller=True),
+    Operation("generate_proxy_passkey", Role.OWNER),
+    Operation("undelete", Role.OWNER),
+)
+
+#: The boolean role columns set by rows 4 and 7-13 (and 16).
+ROLE_FLAGS = frozenset(
+    {"moderator", "trusted", "flagged", "customizer", "vpn", "service", "education", "special"}
+)
+
+
+def check_operation(op: Operation, caller: UserData, target_id: int, caller_is_admin: bool) -> ApiError | None:
+    """The role check of one row, then its anonymous-caller check (§6.3)."""
+    if op.role is Role.ADMIN and not caller_is_admin:
+        return rc_error("NotAdmin")
+    if op.role is Role.MODERATOR and not caller.moderator:
+        return rc_error("NotModerator")
+    if op.role is Role.OWNER and not (caller.moderator or caller.id == target_id):
+        return rc_error("NotModerator")
+    if op.refuses_anonymous_caller and caller.is_anonymous:
+        return rc_error("AnonForbiddenUserMod")
+    return None
+
+
+def truncate_kudos(value: float) -> int:
+    """Row 1: the kudos delta is truncated toward zero."""
+    return int(value)
+
+
+def education_concurrency(education: bool, concurrency: int) -> int | None:
+    """Row 12's side effect: the new concurrency, or None when it does not change."""
+    if education and concurrency < EDUCATION_CONCURRENCY:
+        return EDUCATION_CONCURRENCY
+    if not education and concurrency == EDUCATION_CONCURRENCY:
+        return DEFAULT_CONCURRENCY
+    return None
+
+
+ECHO_ORDER: tuple[str, ...] = (
+    "new_kudos",
+    "concurrency",
+    "usage_multiplier",
+    "worker_invited",
+    "moderator",
+    "public_workers",
+    "username",
+    "monthly_kudos",
+    "trusted",
+    "flagged",
+    "customizer",
+    "vpn",
+    "service",
+    "education",
+    "special",
+    "undeleted",
+    "new_suspicion",
+    "contact",
+    "admin_comment",
+    "proxy_passkey",
+)
+
+
+def order_echo(echo: Mapping[str, Any]) -> dict[str, Any]:
+    """The PUT reply keys in ModifyUser order (§2.4), nulls dropped, floats where §2.2 says so."""
+    out: dict[str, Any] = {}
+    for key in ECHO_ORDER:
+        value = echo.get(key)
+        if value is None:
+            continue
+        out[key] = float(value) if key in ("new_kudos", "usage_multiplier") else value
+    return out
+
+
+# ------------------------------------------------------------------------------------ DELETE
+
+
+DeleteAction = Literal["soft_delete", "wipe", "nothing"]
+
+
+def delete_decision(caller: UserData, target: UserData, now: datetime) -> DeleteAction | ApiError:
+    """The checks of §7 after key and lookup: what a DELETE does, or the error it answers."""
+    if caller.is_anonymous:
+        return rc_error("AnonForbiddenUser")
+    if target.moderator:
+        return rc_error("CannotDeleteMod")
+    if not caller.moderator and caller.id != target.id:
+        return rc_error("NotUserOrMod")
+    if target.is_anonymous:
+        return "nothing"
+    if target.deleted:
+        if target.last_active is not None and to_naive_utc(now) < target.last_active + WIPE_AFTER:
+            return cannot_wipe(target.last_active)
+        return "wipe"
+    return "soft_delete"
+
+
+# ---------------------------------------------------------------------------------- test user
+
+
+@dataclass(frozen=True)
+class TestUserRequest:
+    """A validated ``POST /v2/dev/test-user`` body (§9), texts already sanitised."""
+
+    __test__ = False  # not a pytest test class
+
+    username: str
+    oauth_id: str
+    moderator: bool
+    trusted: bool
+    kudos: int | None
+
+
+def validate_test_user_body(body: Any, sanitise: Any, is_profane: Any) -> TestUserRequest | ApiError:
+    """The §9 body rules, in their order; ``body`` is the parsed JSON (falsy counts as ``{}``)."""
+    if not body:
+        body = {}
+    if not isinstance(body, dict):
+        return ApiError(400, "JSON object payload expected")
+    username = body.get("username", "test_user")
+    oauth_id = body.get("oauth_id", "ci_test_user")
+    moderator = body.get("moderator", True)
+    trusted = body.get("trusted", True)
+    kudos = body.get("kudos", 10000)
+    if not isinstance(username, str):
+        return ApiError(400, "username must be a string")
+    if not isinstance(oauth_id, str):
+        return ApiError(400, "oauth_id must be a string")
+    if not isinstance(moderator, bool):
+        return ApiError(400, "moderator must be a boolean")
+    if not isinstance(trusted, bool):
+        return ApiError(400, "trusted must be a boolean")
+    if kudos is not None and (isinstance(kudos, bool) or not isinstance(kudos, int)):
+        return ApiError(400, "kudos must be an integer or null")
+    if kudos is not None and kudos < 0:
+        return ApiError(400, "kudos must be non-negative")
+    if kudos is not None and kudos > KUDOS_LIMIT:  # sandbox only: keeps the balance a finite float
+        return ApiError(400, f"kudos must be at most {KUDOS_LIMIT}")
+    clean_name = sanitise(username)
+    clean_oauth = sanitise(oauth_id)
+    if not clean_name:
+        return ApiError(400, "username cannot be empty")
+    if not clean_oauth:
+        return ApiError(400, "oauth_id cannot be empty")
+    if is_profane(clean_name):
+        return ApiError(400, "Bad Username")
+    return TestUserRequest(clean_name, clean_oauth, moderator, trusted, kudos)
+
+
+def is_uuid_text(text: str) -> bool:
+    """Whether ``text`` parses as a UUID (pseudonymous OAuth ids, shared keys)."""
+    return canonical_uuid(text) is not None
+
+
+def canonical_uuid(text: str) -> str | None:
+    """The canonical lower-case hyphenated form of a UUID text, or None."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except (ValueError, TypeError, AttributeError):
+        return None

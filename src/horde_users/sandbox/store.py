@@ -1,0 +1,779 @@
+"""Storage of the sandbox: SQLAlchemy 2 Core, one schema for SQLite and PostgreSQL.
+
+API keys are kept only as the lowercase hex SHA-256 of ``salt + key``; the salt is random, created once
+per database and stored in it (users-api.md §1.4), so keys survive restarts and work in every process.
+Kudos changes are single SQL ``UPDATE`` statements that apply the floor, so concurrent deltas are never
+lost. Every public method runs in its own transaction.
+
+Seeding methods take a *user reference*: an ``int`` id, an alias string ``"name#id"`` (looked up
+exactly), or a :class:`SeededUser`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Double,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from horde_users.sandbox.rules import (
+    ANON_API_KEY,
+    ANON_ID,
+    KUDOS_DETAIL_KEYS,
+    RECORD_NAMES,
+    StyleData,
+    UserData,
+    canonical_uuid,
+    is_uuid_text,
+    to_naive_utc,
+    utcnow,
+)
+
+WIPED = "<wiped>"
+
+metadata = MetaData()
+
+users = Table(
+    "horde_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False),
+    Column("oauth_id", Text, nullable=False, index=True),
+    Column("api_key_hash", String(64), nullable=True, unique=True),
+    Column("created", DateTime, nullable=False),
+    Column("last_active", DateTime, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("wiped", Boolean, nullable=False, default=False),
+    Column("kudos", Double, nullable=False, default=0.0),
+    Column("evaluating_kudos", Double, nullable=False, default=0.0),
+    Column("concurrency", Integer, nullable=False, default=30),
+    Column("worker_invited", Integer, nullable=False, default=0),
+    Column("usage_multiplier", Double, nullable=False, default=1.0),
+    Column("monthly_kudos", BigInteger, nullable=False, default=0),
+    Column("monthly_last_received", DateTime, nullable=True),
+    Column("moderator", Boolean, nullable=False, default=False),
+    Column("trusted", Boolean, nullable=False, default=False),
+    Column("flagged", Boolean, nullable=False, default=False),
+    Column("customizer", Boolean, nullable=False, default=False),
+    Column("vpn", Boolean, nullable=False, default=False),
+    Column("service", Boolean, nullable=False, default=False),
+    Column("education", Boolean, nullable=False, default=False),
+    Column("special", Boolean, nullable=False, default=False),
+    Column("pseudonymous", Boolean, nullable=False, default=False),
+    Column("public_workers", Boolean, nullable=False, default=False),
+    Column("contact", Text, nullable=True),
+    Column("admin_comment", Text, nullable=True),
+    Column("proxy_passkey", Text, nullable=True, index=True),
+    # kudos_details.*: NULL means "never stored" (renders integer 0, users-api.md §2.2)
+    *(Column(f"kd_{name}", Double, nullable=True) for name in KUDOS_DETAIL_KEYS),
+    # records.*: the same NULL convention; megapixelsteps are floats, the rest counts
+    *(
+        Column(f"rec_{name}", Double if name.endswith("megapixelsteps") else Integer, nullable=True)
+        for name in RECORD_NAMES
+    ),
+)
+
+meta_table = Table(
+    "horde_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+suspicions = Table(
+    "horde_suspicions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
+    Column("created", DateTime, nullable=False),
+)
+
+shared_keys = Table(
+    "horde_shared_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
+    Column("name", Text, nullable=True),
+    Column("created", DateTime, nullable=False),
+)
+
+workers = Table(
+    "horde_workers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+styles = Table(
+    "horde_styles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+admins = Table(
+    "horde_admins",
+    metadata,
+    Column("alias", Text, primary_key=True),
+)
+
+_USER_BOOLS = (
+    "moderator",
+    "trusted",
+    "flagged",
+    "customizer",
+    "vpn",
+    "service",
+    "education",
+    "special",
+    "pseudonymous",
+    "public_workers",
+    "deleted",
+)
+
+
+def new_api_key() -> str:
+    """A 22-character URL-safe key: 16 random bytes, base64url without padding (§1.4)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    """A user created by seeding. ``api_key`` is shown here once and never in ``repr``/``str``."""
+
+    id: int
+    alias: str
+    api_key: str = field(repr=False)
+
+    @property
+    def username(self) -> str:
+        return self.alias.rsplit("#", 1)[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpack as ``user_id, alias, api_key = sandbox.create_user(...)``."""
+        return iter((self.id, self.alias, self.api_key))
+
+
+UserRef = Union[int, str, SeededUser]
+
+
+@dataclass(frozen=True)
+class TestUserResult:
+    """What ``upsert_test_user`` did (§9 response)."""
+
+    __test__ = False
+
+    created: bool
+    user: UserData
+    api_key: str = field(repr=False)
+
+
+def database_url(database: str | Path | None) -> str:
+    """A SQLAlchemy URL: URLs pass through, a plain path becomes a SQLite file, None is in-memory."""
+    if database is None:
+        return "sqlite://"
+    text_db = str(database)
+    if "://" in text_db:
+        return text_db
+    return f"sqlite:///{Path(text_db).expanduser().resolve()}"
+
+
+class SandboxStore:
+    """The sandbox database. ``url`` is a SQLAlchemy URL (``sqlite:///path.db``,
+    ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
+
+    ``schema`` (PostgreSQL only) puts the tables in that schema, creating it if needed (used by tests).
+    """
+
+    def __init__(self, url: str | Path | None = None, *, schema: str | None = None) -> None:
+        self.url = database_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self._is_sqlite = self.dialect == "sqlite"
+        self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+        # An in-memory database is one shared connection, so its transactions are serialised here.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self._memory else contextlib.nullcontext()
+        )
+        self.engine = self._make_engine(schema)
+        self._schema = schema
+        self._salt = ""
+        self._init_schema()
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def _make_engine(self, schema: str | None) -> Engine:
+        if not self._is_sqlite:
+            options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+            if schema is not None:
+                options["execution_options"] = {"schema_translate_map": {None: schema}}
+            return create_engine(self.url, **options)
+        if self._memory:
+            engine = create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            engine = create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+            )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+            cursor = dbapi_connection.cursor()
+            if not self._memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front, so SQLite never has to upgrade a read lock
+            # (which fails at once with "database is locked" under concurrency).
+            mode = "IMMEDIATE" if conn.get_execution_options().get("horde_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    @contextlib.contextmanager
+    def _tx(self, write: bool = False) -> Iterator[Connection]:
+        with self._lock, self.engine.connect() as conn:
+            conn = conn.execution_options(horde_write=write)
+            with conn.begin():
+                yield conn
+
+    def _init_schema(self) -> None:
+        if self._schema is not None and not self._is_sqlite:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
+        with self._tx(write=True) as conn:
+            if not self._is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(700100)"))
+            metadata.create_all(conn, checkfirst=True)
+            salt = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "salt")).scalar()
+            if salt is None:
+                salt = secrets.token_hex(16)
+                conn.execute(insert(meta_table).values(key="salt", value=salt))
+            self._salt = str(salt)
+            if conn.execute(select(users.c.id).where(users.c.id == ANON_ID)).first() is None:
+                now = utcnow()
+                conn.execute(
+                    insert(users).values(
+                        self._defaults(
+                            id=ANON_ID,
+                            username="Anonymous",
+                            oauth_id="anon",
+                            api_key_hash=self.hash_key(ANON_API_KEY),
+                            created=now,
+                            last_active=now,
+                            concurrency=500,
+                            public_workers=True,
+                        )
+                    )
+                )
+
+    def drop_schema(self) -> None:
+        """Drop every table (and the PostgreSQL schema given at construction). For tests."""
+        with self.engine.begin() as conn:
+            metadata.drop_all(conn)
+            if self._schema is not None and not self._is_sqlite:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE'))
+
+    def close(self) -> None:
+        """Release the connections (the data stays)."""
+        self.engine.dispose()
+
+    def hash_key(self, key: str) -> str:
+        """Lowercase hex SHA-256 of ``salt + key``."""
+        data = (self._salt + key).encode("utf-8", "surrogatepass")
+        return hashlib.sha256(data).hexdigest()
+
+    @staticmethod
+    def _defaults(**values: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "deleted": False,
+            "wiped": False,
+            "kudos": 0.0,
+            "evaluating_kudos": 0.0,
+            "concurrency": 30,
+            "worker_invited": 0,
+            "usage_multiplier": 1.0,
+            "monthly_kudos": 0,
+            **dict.fromkeys(_USER_BOOLS, False),
+        }
+        row.update(values)
+        return row
+
+    # -------------------------------------------------------------------------------- reading
+
+    def _load(self, conn: Connection, rows: Sequence[Any]) -> list[UserData]:
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        worker_map: dict[int, list[str]] = {}
+        for wid, uid in conn.execute(
+            select(workers.c.id, workers.c.user_id)
+            .where(workers.c.user_id.in_(ids))
+            .order_by(workers.c.created, workers.c.id)
+        ):
+            worker_map.setdefault(uid, []).append(wid)
+        key_map: dict[int, list[str]] = {}
+        for kid, uid in conn.execute(
+            select(shared_keys.c.id, shared_keys.c.user_id)
+            .where(shared_keys.c.user_id.in_(ids))
+            .order_by(shared_keys.c.created, shared_keys.c.id)
+        ):
+            key_map.setdefault(uid, []).append(kid)
+        style_map: dict[int, list[StyleData]] = {}
+        for srow in conn.execute(
+            select(styles).where(styles.c.user_id.in_(ids)).order_by(styles.c.created, styles.c.id)
+        ):
+            style_map.setdefault(srow.user_id, []).append(
+                StyleData(id=srow.id, name=srow.name, type=srow.type, public=bool(srow.public))
+            )
+        sus_map: dict[int, int] = {
+            int(uid): int(count)
+            for uid, count in conn.execute(
+                select(suspicions.c.user_id, func.count())
+                .where(suspicions.c.user_id.in_(ids))
+                .group_by(suspicions.c.user_id)
+            )
+        }
+        out = []
+        for row in rows:
+            m = row._mapping
+            out.append(
+                UserData(
+                    id=row.id,
+                    username=row.username,
+                    kudos=float(row.kudos),
+                    evaluating_kudos=float(row.evaluating_kudos),
+                    concurrency=int(row.concurrency),
+                    worker_invited=int(row.worker_invited),
+                    **{name: bool(m[name]) for name in _USER_BOOLS},
+                    contact=row.contact,
+                    admin_comment=row.admin_comment,
+                    proxy_passkey=row.proxy_passkey,
+                    usage_multiplier=float(row.usage_multiplier),
+                    monthly_kudos=int(row.monthly_kudos),
+                    monthly_last_received=row.monthly_last_received,
+                    created=row.created,
+                    last_active=row.last_active,
+                    kudos_details={k: m[f"kd_{k}"] for k in KUDOS_DETAIL_KEYS},
+                    records={k: m[f"rec_{k}"] for k in RECORD_NAMES},
+                    worker_ids=tuple(worker_map.get(row.id, ())),
+                    styles=tuple(style_map.get(row.id, ())),
+                    sharedkey_ids=tuple(key_map.get(row.id, ())),
+                    suspicious=sus_map.get(row.id, 0),
+                )
+            )
+        return out
+
+    def _one(self, conn: Connection, condition: Any) -> UserData | None:
+        rows = conn.execute(select(users).where(and_(condition, users.c.wiped.is_(False)))).all()
+        loaded = self._load(conn, rows)
+        return loaded[0] if loaded else None
+
+    def get_user(self, user_id: int) -> UserData | None:
+        """The user with that id, or None when unknown or wiped."""
+        with self._tx() as conn:
+            return self._one(conn, users.c.id == user_id)
+
+    def find_by_api_key(self, key: str) -> UserData | None:
+        """The (not wiped) user whose API key this is."""
+        with self._tx() as conn:
+            return self._one(conn, users.c.api_key_hash == self.hash_key(key))
+
+    def find_by_shared_key(self, key: str) -> tuple[UserData, str | None] | None:
+        """The owner of a shared key (any UUID spelling) and the key's name."""
+        canonical = canonical_uuid(key)
+        if canonical is None:
+            return None
+        with self._tx() as conn:
+            row = conn.execute(
+                select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == canonical)
+            ).first()
+            if row is None:
+                return None
+            owner = self._one(conn, users.c.id == row.user_id)
+            return None if owner is None else (owner, row.name)
+
+    def list_users(self, sort: Literal["kudos", "age"], offset: int, limit: int) -> list[UserData]:
+        """One page of the users that are not wiped; ties broken by ascending id."""
+        order = (
+            (users.c.kudos.desc(), users.c.id.asc())
+            if sort == "kudos"
+            else (users.c.created.asc(), users.c.id.asc())
+        )
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(users).where(users.c.wiped.is_(False)).order_by(*order).offset(offset).limit(limit)
+            ).all()
+            return self._load(conn, rows)
+
+    def admin_aliases(self) -> set[str]:
+        """Aliases recorded as admins by seeding."""
+        with self._tx() as conn:
+            return set(conn.execute(select(admins.c.alias)).scalars())
+
+    def proxy_passkey_owner_is_service(self, passkey: str) -> bool:
+        """Whether this proxy passkey belongs to a (not wiped) service account."""
+        if not passkey:
+            return False
+        with self._tx() as conn:
+            row = conn.execute(
+                select(users.c.id).where(
+                    users.c.proxy_passkey == passkey, users.c.service.is_(True), users.c.wiped.is_(False)
+                )
+            ).first()
+            return row is not None
+
+    def count_users(self) -> int:
+        """Number of users that are not wiped (Anonymous included)."""
+        with self._tx() as conn:
+            return int(conn.execute(select(func.count()).where(users.c.wiped.is_(False))).scalar_one())
+
+    # ----------------------------------------------------------------------------- mutations
+
+    def _floor_expr(self) -> Any:
+        return case(
+            (users.c.id == ANON_ID, literal(-50.0)),
+            (users.c.pseudonymous.is_(True), literal(14.0)),
+            else_=literal(25.0),
+        )
+
+    def _credit(self, conn: Connection, user_id: int, delta: float, detail: str | None) -> float:
+        """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance."""
+        new = users.c.kudos + delta
+        floor = self._floor_expr()
+        values: dict[Any, Any] = {users.c.kudos: case((new < floor, floor), else_=new)}
+        if detail is not None:
+            column = users.c[f"kd_{detail}"]
+            values[column] = func.coalesce(column, 0.0) + delta
+        row = conn.execute(
+            update(users).where(users.c.id == user_id).values(values).returning(users.c.kudos)
+        ).first()
+        return float(row[0]) if row is not None else 0.0
+
+    def add_kudos(self, user_id: int, delta: int) -> float:
+        """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``."""
+        with self._tx(write=True) as conn:
+            return self._credit(conn, user_id, float(delta), "admin")
+
+    def add_monthly_kudos(self, user_id: int, delta: int, now: datetime | None = None) -> int:
+        """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``."""
+        when = to_naive_utc(now) if now is not None else utcnow()
+        new = users.c.monthly_kudos + delta
+        with self._tx(write=True) as conn:
+            row = conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(
+                    monthly_kudos=case((new < 0, literal(0)), else_=new),
+                    monthly_last_received=func.coalesce(users.c.monthly_last_received, when),
+                )
+                .returning(users.c.monthly_kudos)
+            ).first()
+            if delta > 0:
+                self._credit(conn, user_id, float(delta), "recurring")
+            return int(row[0]) if row is not None else 0
+
+    def set_fields(self, user_id: int, **values: Any) -> None:
+        """Store plain column values (roles, concurrency, texts, ...)."""
+        with self._tx(write=True) as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+    def reset_suspicion(self, user_id: int) -> int:
+        """Remove every suspicion record of the user; returns the count afterwards (0)."""
+        with self._tx(write=True) as conn:
+            conn.execute(delete(suspicions).where(suspicions.c.user_id == user_id))
+            return 0
+
+    def new_proxy_passkey(self, user_id: int) -> str:
+        """Issue and store a new proxy passkey (stored in plain text, as on the real server)."""
+        passkey = new_api_key()
+        self.set_fields(user_id, proxy_passkey=passkey)
+        return passkey
+
+    def undelete(self, user_id: int) -> bool:
+        """Clear the deleted mark; False when the user was not deleted."""
+        with self._tx(write=True) as conn:
+            result = conn.execute(
+                update(users).where(users.c.id == user_id, users.c.deleted.is_(True)).values(deleted=False)
+            )
+            return bool(result.rowcount)
+
+    def soft_delete(self, user_id: int) -> None:
+        self.set_fields(user_id, deleted=True)
+
+    def wipe(self, user_id: int) -> None:
+        """Wipe for good: texts replaced by ``<wiped>``, key, workers and shared keys removed."""
+        with self._tx(write=True) as conn:
+            conn.execute(delete(workers).where(workers.c.user_id == user_id))
+            conn.execute(delete(shared_keys).where(shared_keys.c.user_id == user_id))
+            conn.execute(delete(styles).where(styles.c.user_id == user_id))
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(
+                    username=WIPED,
+                    oauth_id=WIPED,
+                    contact=WIPED,
+                    api_key_hash=None,
+                    proxy_passkey=None,
+                    wiped=True,
+                    deleted=True,
+                )
+            )
+
+    def upsert_test_user(
+        self, *, username: str, oauth_id: str, moderator: bool, trusted: bool, kudos: int | None
+    ) -> TestUserResult:
+        """The effect of ``POST /v2/dev/test-user`` (§9); texts arrive sanitised."""
+        api_key = new_api_key()
+        with self._tx(write=True) as conn:
+            if not self._is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(700101)"))
+            existing = conn.execute(
+                select(users.c.id)
+                .where(users.c.oauth_id == oauth_id, users.c.wiped.is_(False), users.c.id != ANON_ID)
+                .order_by(users.c.id)
+            ).first()
+            values: dict[str, Any] = {"moderator": moderator}
+            if moderator:
+                values["trusted"] = True
+            else:
+                values["trusted"] = trusted
+            if kudos is not None:
+                values["kudos"] = float(kudos)
+            if existing is not None:
+                user_id = int(existing.id)
+                conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(username=username, api_key_hash=self.hash_key(api_key), **values)
+                )
+                created = False
+            else:
+                now = utcnow()
+                name = username[:30]
+                user_id = self._insert_user(
+                    conn,
+                    self._defaults(
+                        username=name,
+                        oauth_id=oauth_id,
+                        api_key_hash=self.hash_key(api_key),
+                        created=now,
+                        last_active=now,
+                        pseudonymous=is_uuid_text(oauth_id),
+                        **values,
+                    ),
+                )
+                if len(username) > 30:
+                    conn.execute(insert(suspicions).values(user_id=user_id, created=now))
+                created = True
+            user = self._one(conn, users.c.id == user_id)
+        assert user is not None
+        return TestUserResult(created=created, user=user, api_key=api_key)
+
+    def _insert_user(self, conn: Connection, values: dict[str, Any]) -> int:
+        row = conn.execute(insert(users).values(values).returning(users.c.id)).first()
+        assert row is not None
+        return int(row[0])
+
+    # ------------------------------------------------------------------------------- seeding
+
+    def resolve(self, user: UserRef) -> int:
+        """The id of a user reference (id, alias ``name#id`` or SeededUser); KeyError when unknown."""
+        if isinstance(user, SeededUser):
+            user_id = user.id
+        elif isinstance(user, int):
+            user_id = user
+        else:
+            name, sep, id_text = user.rpartition("#")
+            if not sep or not id_text.isdigit():
+                raise KeyError(f"not an alias (name#id): {user!r}")
+            user_id = int(id_text)
+            found = self.get_user(user_id)
+            if found is None or found.username != name:
+                raise KeyError(f"no user {user!r}")
+            return user_id
+        if self.get_user(user_id) is None:
+            raise KeyError(f"no user with id {user_id}")
+        return user_id
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        moderator: bool = False,
+        trusted: bool = False,
+        admin: bool = False,
+        service: bool = False,
+        education: bool = False,
+        pseudonymous: bool = False,
+        kudos: float = 0,
+        public_workers: bool = False,
+        created: datetime | None = None,
+        last_active: datetime | None = None,
+    ) -> SeededUser:
+        """Create a user; the returned API key is the only time it is shown.
+
+        ``kudos`` is set exactly (no floor); ``admin`` records the alias as an admin; ``pseudonymous``
+        gives a UUID OAuth id (floor 14); ``created`` defaults to now, ``last_active`` to ``created``.
+        ``education`` also raises concurrency to 200, as the PUT does.
+        """
+        if not name:
+            raise ValueError("name must not be empty")
+        api_key = new_api_key()
+        when = to_naive_utc(created) if created is not None else utcnow()
+        active = to_naive_utc(last_active) if last_active is not None else when
+        oauth = str(uuid.uuid4()) if pseudonymous else f"sandbox-{uuid.uuid4().hex}"
+        with self._tx(write=True) as conn:
+            user_id = self._insert_user(
+                conn,
+                self._defaults(
+                    username=name,
+                    oauth_id=oauth,
+                    api_key_hash=self.hash_key(api_key),
+                    created=when,
+                    last_active=active,
+                    moderator=moderator,
+                    trusted=trusted or moderator,
+                    service=service,
+                    education=education,
+                    concurrency=200 if education else 30,
+                    pseudonymous=pseudonymous,
+                    public_workers=public_workers,
+                    kudos=float(kudos),
+                ),
+            )
+            alias = f"{name}#{user_id}"
+            if admin:
+                self._add_admin(conn, alias)
+        return SeededUser(id=user_id, alias=alias, api_key=api_key)
+
+    def add_admin(self, alias: str) -> None:
+        """Record an alias as admin (seeded admins, §6.1)."""
+        with self._tx(write=True) as conn:
+            self._add_admin(conn, alias)
+
+    @staticmethod
+    def _add_admin(conn: Connection, alias: str) -> None:
+        if conn.execute(select(admins.c.alias).where(admins.c.alias == alias)).first() is None:
+            conn.execute(insert(admins).values(alias=alias))
+
+    def create_shared_key(self, user: UserRef, name: str | None = None) -> str:
+        """A shared key (UUID, canonical form) owned by ``user``, optionally named."""
+        user_id = self.resolve(user)
+        key = str(uuid.uuid4())
+        with self._tx(write=True) as conn:
+            conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=utcnow()))
+        return key
+
+    def add_worker(self, user: UserRef, name: str | None = None) -> str:
+        """A worker owned by ``user`` (counts in ``worker_count`` / ``worker_ids``); returns its id."""
+        user_id = self.resolve(user)
+        worker_id = str(uuid.uuid4())
+        with self._tx(write=True) as conn:
+            conn.execute(
+                insert(workers).values(
+                    id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=utcnow()
+                )
+            )
+        return worker_id
+
+    def add_style(self, user: UserRef, name: str, type: str = "image", public: bool = True) -> str:
+        """A style owned by ``user`` (``type`` ``image`` or ``text``); non-public styles show from level 1."""
+        if type not in ("image", "text"):
+            raise ValueError("type must be 'image' or 'text'")
+        user_id = self.resolve(user)
+        style_id = str(uuid.uuid4())
+        with self._tx(write=True) as conn:
+            conn.execute(
+                insert(styles).values(
+                    id=style_id, user_id=user_id, name=name, type=type, public=public, created=utcnow()
+                )
+            )
+        return style_id
+
+    def set_records(self, user: UserRef, **counters: float) -> None:
+        """Set record counters by flat name, e.g. ``usage_megapixelsteps=1.5, request_image=3``."""
+        unknown = set(counters) - set(RECORD_NAMES)
+        if unknown:
+            raise TypeError(f"unknown record counters {sorted(unknown)}; known: {list(RECORD_NAMES)}")
+        values = {
+            f"rec_{k}": (float(v) if k.endswith("megapixelsteps") else int(v)) for k, v in counters.items()
+        }
+        if values:
+            self.set_fields(self.resolve(user), **values)
+
+    def set_kudos_details(self, user: UserRef, **values: float) -> None:
+        """Set ``kudos_details`` members, e.g. ``accumulated=12.5, gifted=3``."""
+        unknown = set(values) - set(KUDOS_DETAIL_KEYS)
+        if unknown:
+            raise TypeError(f"unknown kudos_details {sorted(unknown)}; known: {list(KUDOS_DETAIL_KEYS)}")
+        if values:
+            self.set_fields(self.resolve(user), **{f"kd_{k}": float(v) for k, v in values.items()})
+
+    def add_suspicion(self, user: UserRef) -> int:
+        """Record one suspicion; returns the user's count afterwards."""
+        user_id = self.resolve(user)
+        with self._tx(write=True) as conn:
+            conn.execute(insert(suspicions).values(user_id=user_id, created=utcnow()))
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(suspicions).where(suspicions.c.user_id == user_id)
+                ).scalar_one()
+            )
+
+    def set_last_active(self, user: UserRef, when: datetime | None) -> None:
+        """Set ``last_active`` (None counts as inactive, so the user can be wiped, §7)."""
+        self.set_fields(self.resolve(user), last_active=None if when is None else to_naive_utc(when))
+
+    def set_kudos(self, user: UserRef, kudos: float) -> None:
+        """Set the balance exactly (no floor, no ``kudos_details`` entry)."""
+        self.set_fields(self.resolve(user), kudos=float(kudos))
