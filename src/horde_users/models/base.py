@@ -84,9 +84,10 @@ class _TimeConstructedMixin:
         if type(self) is not type(other) or not isinstance(other, BaseModel):
             return False
         assert isinstance(self, BaseModel)
-        return self.__dict__ == other.__dict__ and (self.__pydantic_extra__ or {}) == (
-            other.__pydantic_extra__ or {}
-        )
+        fields = type(self).model_fields
+        return all(getattr(self, name) == getattr(other, name) for name in fields) and (
+            self.__pydantic_extra__ or {}
+        ) == (other.__pydantic_extra__ or {})
 
 
 class HordeResponseBaseModel(_TimeConstructedMixin, HordeAPIObjectBaseModel):
@@ -254,7 +255,7 @@ class BaseAIHordeRequest(HordeAPIObjectBaseModel):
 class APIKeyAllowedInRequestMixin(BaseModel):
     """A request that sends an API key: the anonymous key, a 22-character key or a shared key (UUID)."""
 
-    apikey: str | None = Field(default=None, repr=False)
+    apikey: str | None = Field(default=None, repr=False, validate_default=True)
     """The API key sent in the `apikey` header; never shown in reprs, logs or errors."""
 
     @classmethod

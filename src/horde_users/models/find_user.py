@@ -11,6 +11,10 @@ class FindUserRequest(BaseAIHordeRequest, APIKeyAllowedInRequestMixin):
     """The user that owns the sent key (own view), or a shared key's owner (public view)."""
 
     @classmethod
+    def is_api_key_required(cls) -> bool:
+        return True
+
+    @classmethod
     def get_http_method(cls) -> HTTPMethod:
         return HTTPMethod.GET
 

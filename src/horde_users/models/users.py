@@ -456,6 +456,10 @@ class ModifyUserRequest(
         return "ModifyUserInput"
 
     @classmethod
+    def is_api_key_required(cls) -> bool:
+        return True
+
+    @classmethod
     def get_http_method(cls) -> HTTPMethod:
         return HTTPMethod.PUT
 
@@ -482,6 +486,10 @@ class DeleteUserResponse(HordeResponseBaseModel, ContainsMessageResponseMixin):
 
 class DeleteUserRequest(BaseAIHordeRequest, MessageSpecifiesUserIDMixin, APIKeyAllowedInRequestMixin):
     """`DELETE /v2/users/{user_id}`: soft delete; a repeat can wipe the account for good."""
+
+    @classmethod
+    def is_api_key_required(cls) -> bool:
+        return True
 
     @classmethod
     def get_http_method(cls) -> HTTPMethod:
