@@ -161,13 +161,16 @@ class ApiError:
 
 
 VALIDATION_FAILED = "Input payload validation failed"
+MISSING_PUT_KEY = "The Admin API . Missing required parameter in the HTTP headers"
+MISSING_DELETE_KEY = "The Moderator or User API key. Missing required parameter in the HTTP headers"
 NOT_DIGITS_ID = "Please use only the numerical part of the userID. E.g. the '1' in 'db0#1'"
 UNREADABLE_BODY = "The browser (or proxy) sent a request that this server could not understand."
 
 _MESSAGES: dict[str, tuple[int, str]] = {
     "InvalidAPIKey": (
         401,
-        "No user matching sent API Key. Have you remembered to register at https://stablehorde.net/register ?",
+        "No user matching sent API Key. "
+        "Have you remembered to register at https://stablehorde.net/register ?",
     ),
     "NotAdmin": (403, "You're not an admin. Sod off!"),
     "NotModerator": (403, "You're not a mod. BTFO!"),
@@ -543,7 +546,9 @@ ROLE_FLAGS = frozenset(
 )
 
 
-def check_operation(op: Operation, caller: UserData, target_id: int, caller_is_admin: bool) -> ApiError | None:
+def check_operation(
+    op: Operation, caller: UserData, target_id: int, caller_is_admin: bool
+) -> ApiError | None:
     """The role check of one row, then its anonymous-caller check (§6.3)."""
     if op.role is Role.ADMIN and not caller_is_admin:
         return rc_error("NotAdmin")
@@ -693,3 +698,64 @@ def canonical_uuid(text: str) -> str | None:
         return str(uuid.UUID(text))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+# ------------------------------------------------------------------------ rendering with models
+
+
+def render_user(
+    user: UserData, level: int, now: datetime, *, listing: bool = False, username: str | None = None
+) -> dict[str, Any]:
+    """The exact ``UserDetails`` JSON object of §2.5, rendered through the SDK's response model.
+
+    ``listing`` keeps every key (``GET /users``); otherwise null and ``{}`` top-level keys are dropped.
+    ``username`` overrides the shown name (the shared-key suffix of ``find_user``).
+    """
+    from horde_users.models import UserDetailsResponse
+
+    values = user_details_values(user, level, now)
+    if username is not None:
+        values["username"] = username
+    dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
+    return finish_user_body(dumped, values, listing=listing)
+
+
+def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ModifyUser`` reply of a PUT (only the keys of operations that ran), through the model."""
+    from horde_users.models import ModifyUserResponse
+
+    dumped = ModifyUserResponse.model_validate(order_echo(echo)).model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
+    return order_echo({**dumped, **order_echo(echo)})
+
+
+def modify_body_json_schema() -> dict[str, Any]:
+    """JSON Schema of the PUT body the sandbox accepts (for its OpenAPI document)."""
+    properties: dict[str, Any] = {}
+    for schema in MODIFY_SCHEMA:
+        prop: dict[str, Any] = {"type": schema.type}
+        if schema.minimum is not None:
+            prop["minimum"] = schema.minimum
+        if schema.maximum is not None:
+            prop["maximum"] = schema.maximum
+        if schema.min_length is not None:
+            prop["minLength"] = schema.min_length
+        if schema.max_length is not None:
+            prop["maxLength"] = schema.max_length
+        properties[schema.name] = prop
+    return {"type": "object", "properties": properties}
+
+
+def dev_user_body_json_schema() -> dict[str, Any]:
+    """JSON Schema of the ``POST /v2/dev/test-user`` body (§9)."""
+    return {
+        "type": "object",
+        "properties": {
+            "username": {"type": "string", "default": "test_user"},
+            "oauth_id": {"type": "string", "default": "ci_test_user"},
+            "moderator": {"type": "boolean", "default": True},
+            "trusted": {"type": "boolean", "default": True},
+            "kudos": {"type": ["integer", "null"], "minimum": 0, "default": 10000},
+        },
+    }

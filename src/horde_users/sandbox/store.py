@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -196,7 +196,8 @@ class SeededUser:
         return iter((self.id, self.alias, self.api_key))
 
 
-UserRef = Union[int, str, SeededUser]
+UserRef = int | str | SeededUser
+"""A user reference for seeding: an id, an alias ``name#id``, or a SeededUser."""
 
 
 @dataclass(frozen=True)

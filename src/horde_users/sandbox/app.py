@@ -1,0 +1,586 @@
+"""The sandbox's HTTP application: the users API routes of users-api.md under ``/api``.
+
+Routes are short: they read the request, ask :mod:`~horde_users.sandbox.rules` what to do, call the
+:class:`~horde_users.sandbox.store.SandboxStore` and render the answer with the SDK's models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from horde_users._version import __version__
+from horde_users.sandbox import rules
+from horde_users.sandbox.middleware import install_edge_middleware
+from horde_users.sandbox.rules import ApiError, UserData
+from horde_users.sandbox.store import SandboxStore
+from horde_users.sandbox.texts import ProfanityFilter, sanitise
+
+logger = logging.getLogger("horde_users.sandbox")
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+_JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
+
+
+class HordeJSONResponse(Response):
+    """JSON as the real server writes it: ``", "``/``": "`` separators and ``charset=utf-8``."""
+
+    media_type = "application/json; charset=utf-8"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(", ", ": "), allow_nan=False).encode("ascii") + b"\n"
+
+
+def _error_response(error: ApiError) -> HordeJSONResponse:
+    return HordeJSONResponse(error.body(), status_code=error.status)
+
+
+@dataclass
+class SandboxContext:
+    """What the routes need: the store and the start options."""
+
+    store: SandboxStore
+    admins: frozenset[str]
+    test_user_endpoint: bool
+    profanity: ProfanityFilter
+
+    def admin_set(self) -> set[str]:
+        """Start option, ``ADMINS`` (re-read now; malformed counts as empty) and seeded admins (§6.1)."""
+        return set(self.admins) | env_admins() | self.store.admin_aliases()
+
+    def test_user_enabled(self) -> bool:
+        return self.test_user_endpoint or os.environ.get("HORDE_TEST_APIKEYS", "").strip().lower() in _TRUTHY
+
+
+def env_admins() -> set[str]:
+    """The ``ADMINS`` environment variable as a set of aliases; malformed JSON is logged and ignored."""
+    raw = os.environ.get("ADMINS", "").strip()
+    if not raw:
+        return set()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        logger.warning("ADMINS is not valid JSON; treating it as an empty list")
+        return set()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        logger.warning("ADMINS is not a JSON list of strings; treating it as an empty list")
+        return set()
+    return set(value)
+
+
+def _ctx(request: Request) -> SandboxContext:
+    ctx = request.app.state.sandbox
+    assert isinstance(ctx, SandboxContext)
+    return ctx
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    """§3.1 shape (e): ``application/json`` or ``application/<name>+json``, parameters ignored."""
+    if not value:
+        return False
+    media = value.split(";", 1)[0].strip().lower()
+    return _JSON_MEDIA.match(media) is not None
+
+
+class _Unreadable(Exception):
+    """The body cannot be read as JSON (shape e)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Unreadable(name)
+
+
+def _check_encodable(value: Any) -> None:
+    """Lone surrogates (``"\\ud800"``) cannot be stored or sent; such a body is unreadable."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Unreadable("surrogate") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse_json_body(content_type: str | None, body: bytes) -> Any:
+    """The JSON value of a request body; raises _Unreadable per §3.1 shape (e) and §10 (NaN etc.)."""
+    if not _is_json_content_type(content_type) or not body.strip():
+        raise _Unreadable("not json")
+    try:
+        value = json.loads(body, parse_constant=_reject_constant)
+    except _Unreadable:
+        raise
+    except (ValueError, RecursionError, TypeError):
+        raise _Unreadable("invalid json") from None
+    _check_encodable(value)
+    return value
+
+
+def _key(apikey: str | None) -> str | None:
+    """The ``apikey`` header; an empty value counts as absent (§1.2)."""
+    return apikey if apikey else None
+
+
+def _lookup_caller(ctx: SandboxContext, apikey: str) -> UserData | ApiError:
+    caller = ctx.store.find_by_api_key(apikey)
+    return caller if caller is not None else rules.rc_error("InvalidAPIKey")
+
+
+def _digit_id(user_id: str) -> int | None:
+    """GET/DELETE: the digit check passed; the integer id, or None when it is out of range."""
+    stripped = user_id.lstrip("0") or "0"
+    if len(stripped) > 10:
+        return None
+    value = int(stripped)
+    return value if rules.id_in_range(value) else None
+
+
+# --------------------------------------------------------------------------------------- routes
+
+_APIKEY_DOC = "The caller's API key."
+_USER_ID_DOC = "The numeric user id (`3`, not `alice#3`)."
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad request (validation or API error)"},
+    401: {"description": "Invalid API key"},
+    403: {"description": "Forbidden"},
+    404: {"description": "Not found"},
+    429: {"description": "Rate limited"},
+}
+
+
+def _responses(model: Any, *codes: int) -> dict[int | str, dict[str, Any]]:
+    from horde_users.models import RequestErrorResponse
+
+    out: dict[int | str, dict[str, Any]] = {200: {"model": model}}
+    for code in codes:
+        out[code] = {**_ERRORS[code], "model": RequestErrorResponse}
+    return out
+
+
+def _add_routes(app: FastAPI) -> None:
+    from horde_users.models import (
+        DeleteUserResponse,
+        ListUsersDetailsResponse,
+        ModifyUserResponse,
+        UserDetailsResponse,
+    )
+
+    @app.get(
+        "/api/v2/users",
+        summary="List users (25 per page, public view)",
+        response_model=None,
+        responses=_responses(ListUsersDetailsResponse, 400, 429),
+        tags=["v2"],
+    )
+    def list_users(
+        request: Request,
+        page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
+        sort: str | None = Query(None, description="`kudos` (default) or `age`."),
+    ) -> Response:
+        pages = request.query_params.getlist("page")
+        try:
+            number = rules.normalise_page(pages[0] if pages else None)
+        except rules.PageError as exc:
+            return _error_response(exc.api_error)
+        if number is None:
+            return HordeJSONResponse([])
+        ctx = _ctx(request)
+        found = ctx.store.list_users(
+            rules.normalise_sort(sort), (number - 1) * rules.PAGE_SIZE, rules.PAGE_SIZE
+        )
+        now = rules.utcnow()
+        return HordeJSONResponse([rules.render_user(u, 0, now, listing=True) for u in found])
+
+    @app.get(
+        "/api/v2/users/{user_id}",
+        summary="One user; the view depends on who asks",
+        response_model=None,
+        responses=_responses(UserDetailsResponse, 401, 404, 429),
+        tags=["v2"],
+    )
+    def get_user(
+        request: Request,
+        user_id: str = Path(description=_USER_ID_DOC),
+        apikey: str | None = Header(None, description=_APIKEY_DOC),
+    ) -> Response:
+        if not rules.is_digit_id(user_id):
+            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+        ctx = _ctx(request)
+        target_id = _digit_id(user_id)
+        caller: UserData | None = None
+        if _key(apikey) is not None:
+            looked_up = _lookup_caller(ctx, str(apikey))
+            if isinstance(looked_up, ApiError):
+                return _error_response(looked_up)
+            caller = looked_up
+        target = ctx.store.get_user(target_id) if target_id is not None else None
+        if target is None:
+            return _error_response(rules.user_not_found(user_id))
+        level = rules.privilege_level(caller, target.id)
+        return HordeJSONResponse(rules.render_user(target, level, rules.utcnow()))
+
+    @app.put(
+        "/api/v2/users/{user_id}",
+        summary="Change a user (admin, moderator or owner)",
+        response_model=None,
+        responses=_responses(ModifyUserResponse, 400, 401, 403, 404, 429),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": rules.modify_body_json_schema()}},
+            }
+        },
+        tags=["v2"],
+    )
+    def modify_user(
+        request: Request,
+        user_id: str = Path(description=_USER_ID_DOC),
+        apikey: str | None = Header(None, description="An admin's, a moderator's or the user's API key."),
+        body: bytes = Depends(_raw_body),
+    ) -> Response:
+        ctx = _ctx(request)
+        try:
+            parsed = parse_json_body(request.headers.get("content-type"), body)
+        except _Unreadable:
+            return _error_response(rules.unreadable_body())
+        values = rules.validate_modify_body(parsed, sanitise)
+        if isinstance(values, ApiError):
+            return _error_response(values)
+        target_id = rules.put_path_id(user_id)
+        target = ctx.store.get_user(target_id) if target_id is not None else None
+        if target is None:
+            return _error_response(rules.user_not_found(user_id))
+        if apikey is None:
+            return _error_response(rules.validation_error({"apikey": rules.MISSING_PUT_KEY}))
+        caller = _lookup_caller(ctx, apikey)
+        if isinstance(caller, ApiError):
+            return _error_response(caller)
+        outcome = apply_modification(ctx, caller, target, values)
+        if isinstance(outcome, ApiError):
+            return _error_response(outcome)
+        return HordeJSONResponse(rules.render_modify(outcome))
+
+    @app.delete(
+        "/api/v2/users/{user_id}",
+        summary="Soft delete a user, or wipe a deleted one",
+        response_model=None,
+        responses=_responses(DeleteUserResponse, 400, 401, 403, 404, 429),
+        tags=["v2"],
+    )
+    def delete_user(
+        request: Request,
+        user_id: str = Path(description=_USER_ID_DOC),
+        apikey: str | None = Header(None, description="The moderator's or the user's API key."),
+    ) -> Response:
+        if not rules.is_digit_id(user_id):
+            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+        ctx = _ctx(request)
+        caller: UserData | None = None
+        if _key(apikey) is not None:
+            looked_up = _lookup_caller(ctx, str(apikey))
+            if isinstance(looked_up, ApiError):
+                return _error_response(looked_up)
+            caller = looked_up
+        target_id = _digit_id(user_id)
+        target = ctx.store.get_user(target_id) if target_id is not None else None
+        if target is None:
+            return _error_response(rules.user_not_found(user_id))
+        if caller is None:
+            return _error_response(rules.validation_error({"apikey": rules.MISSING_DELETE_KEY}))
+        decision = rules.delete_decision(caller, target, rules.utcnow())
+        if isinstance(decision, ApiError):
+            return _error_response(decision)
+        if decision == "soft_delete":
+            ctx.store.soft_delete(target.id)
+        elif decision == "wipe":
+            ctx.store.wipe(target.id)
+        return HordeJSONResponse({"message": "OK"})
+
+    @app.get(
+        "/api/v2/find_user",
+        summary="The user that owns the sent API key (or shared key)",
+        response_model=None,
+        responses=_responses(UserDetailsResponse, 401, 404, 429),
+        tags=["v2"],
+    )
+    def find_user(
+        request: Request,
+        apikey: str | None = Header(None, description="The API key or shared key to look up."),
+    ) -> Response:
+        key = _key(apikey)
+        if key is None:
+            return _error_response(rules.rc_error("InvalidAPIKey"))
+        ctx = _ctx(request)
+        now = rules.utcnow()
+        shared = ctx.store.find_by_shared_key(key)
+        if shared is not None:
+            owner, name = shared
+            suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
+            return HordeJSONResponse(rules.render_user(owner, 0, now, username=owner.alias + suffix))
+        user = ctx.store.find_by_api_key(key)
+        if user is None:
+            return _error_response(rules.api_key_not_found(key))
+        return HordeJSONResponse(rules.render_user(user, 1, now))
+
+    @app.post(
+        "/api/v2/dev/test-user",
+        summary="Create or update a user with a known key (test tooling, loopback only)",
+        response_model=None,
+        status_code=201,
+        responses={
+            200: {"description": "Existing user updated"},
+            400: {"description": "Bad body"},
+            403: {"description": "Not a loopback caller"},
+            404: {"description": "Endpoint disabled"},
+            429: {"description": "Rate limited"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": rules.dev_user_body_json_schema()}},
+            }
+        },
+        tags=["dev"],
+    )
+    def test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
+        ctx = _ctx(request)
+        if not ctx.test_user_enabled():
+            return HordeJSONResponse({"message": "Not Found"}, status_code=404)
+        peer = request.client.host if request.client is not None else None
+        if peer not in LOOPBACK:
+            return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
+        try:
+            parsed = parse_json_body(request.headers.get("content-type"), body)
+        except _Unreadable:
+            parsed = {}
+        wanted = rules.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
+        if isinstance(wanted, ApiError):
+            return _error_response(wanted)
+        result = ctx.store.upsert_test_user(
+            username=wanted.username,
+            oauth_id=wanted.oauth_id,
+            moderator=wanted.moderator,
+            trusted=wanted.trusted,
+            kudos=wanted.kudos,
+        )
+        user = result.user
+        payload = {
+            "alias": user.alias,
+            "api_key": result.api_key,
+            "created": result.created,
+            "kudos": int(user.kudos),
+            "moderator": user.moderator,
+            "trusted": user.trusted,
+            "user_id": str(user.id),
+            "username": user.username,
+        }
+        return HordeJSONResponse(payload, status_code=201 if result.created else 200)
+
+    @app.get("/api/v2/status/heartbeat", summary="Liveness", response_model=None, tags=["v2"])
+    def heartbeat() -> Response:
+        return HordeJSONResponse({"message": "OK", "version": __version__})
+
+
+# ----------------------------------------------------------------------------------- PUT engine
+
+
+def apply_modification(
+    ctx: SandboxContext, caller: UserData, target: UserData, values: dict[str, Any]
+) -> dict[str, Any] | ApiError:
+    """Run the §6.3 rows present in ``values``, in order, each stored at once (not atomic).
+
+    Returns the echo (response keys) or the first error; earlier rows stay applied.
+    """
+    store = ctx.store
+    profanity = ctx.profanity
+    needs_admin = any(op.role is rules.Role.ADMIN and op.member in values for op in rules.OPERATIONS)
+    is_admin = needs_admin and caller.alias in ctx.admin_set()
+    echo: dict[str, Any] = {}
+    ran = False
+    tid = target.id
+    for op in rules.OPERATIONS:
+        if op.member not in values:
+            continue
+        error = rules.check_operation(op, caller, tid, is_admin)
+        if error is not None:
+            return error
+        value = values[op.member]
+        skip = op.ignored_on_anonymous and target.is_anonymous
+        member = op.member
+        if member == "kudos":
+            echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
+        elif member == "monthly_kudos":
+            echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
+        elif member in ("usage_multiplier", "concurrency", "worker_invited"):
+            store.set_fields(tid, **{member: value})
+            echo[member] = value
+        elif member == "moderator":
+            if not skip:
+                store.set_fields(tid, moderator=value, **({"trusted": True} if value else {}))
+            echo["moderator"] = value if not skip else target.moderator
+        elif member == "education":
+            if not skip:
+                new_concurrency = None
+                if "concurrency" not in values:
+                    new_concurrency = rules.education_concurrency(value, target.concurrency)
+                if new_concurrency is not None:
+                    store.set_fields(tid, concurrency=new_concurrency)
+                    echo["concurrency"] = new_concurrency
+                store.set_fields(tid, education=value)
+            echo["education"] = value if not skip else target.education
+        elif member in rules.ROLE_FLAGS or member == "public_workers":
+            if not skip:
+                store.set_fields(tid, **{member: value})
+            echo[member] = value if not skip else getattr(target, member)
+        elif member == "reset_suspicion":
+            echo["new_suspicion"] = target.suspicious if skip else store.reset_suspicion(tid)
+        elif member in ("admin_comment", "contact"):
+            if value == getattr(target, member):
+                echo[member] = value
+            elif profanity.is_profane(value):
+                rc = "ProfaneAdminComment" if member == "admin_comment" else "ProfaneUserContact"
+                return rules.rc_error(rc)
+            else:
+                clean = sanitise(value)
+                store.set_fields(tid, **{member: clean})
+                echo[member] = clean
+        elif member == "username":
+            if profanity.is_profane(value):
+                return rules.rc_error("ProfaneUserName")
+            if len(value) > 30:
+                return rules.rc_error("TooLongUserName")
+            clean = sanitise(value)
+            store.set_fields(tid, username=clean)
+            echo["username"] = clean
+        elif member == "generate_proxy_passkey":
+            if not caller.service:
+                return rules.rc_error("NonServiceForbidden")
+            echo["proxy_passkey"] = store.new_proxy_passkey(tid)
+        elif member == "undelete":
+            if not store.undelete(tid):
+                return rules.rc_error("UserNotDeleted")
+            echo["undeleted"] = True
+        ran = True
+    if not ran:
+        return rules.rc_error("NoUserModSelected")
+    return echo
+
+
+# -------------------------------------------------------------------------------- the factory
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return HordeJSONResponse({"message": "Not Found"}, status_code=404)
+        if exc.status_code == 405:
+            headers = dict(exc.headers or {})
+            return HordeJSONResponse(
+                {"message": "The method is not allowed for the requested URL."},
+                status_code=405,
+                headers=headers,
+            )
+        return HordeJSONResponse({"message": str(exc.detail)}, status_code=exc.status_code)
+
+    async def validation_failed(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            loc = [
+                str(part) for part in err.get("loc", ()) if part not in ("body", "query", "header", "path")
+            ]
+            errors[".".join(loc)] = str(err.get("msg", "invalid"))
+        return _error_response(rules.validation_error(errors))
+
+    async def server_fault(_request: Request, exc: Exception) -> Response:
+        logger.error("unhandled error in the sandbox: %s", type(exc).__name__)
+        return HordeJSONResponse({"message": "Internal Server Error"}, status_code=500)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(Exception, server_fault)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The sandbox's own OpenAPI document, without FastAPI's unused 422 answers."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            components = schema.get("components", {}).get("schemas", {})
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    *,
+    database: str | None = None,
+    admins: Sequence[str] = (),
+    rate_limits: bool = True,
+    test_user_endpoint: bool = False,
+    profanity_words: Iterable[str] | None = None,
+    store: SandboxStore | None = None,
+) -> FastAPI:
+    """The sandbox as an ASGI app.
+
+    ``database``: a SQLAlchemy URL or a SQLite file path (None: in memory); ignored when ``store`` is
+    given. ``admins``: aliases (``name#id``) that are admins, on top of ``ADMINS`` and seeded admins.
+    ``rate_limits``: the real server's limits (§4.6). ``test_user_endpoint``: enable
+    ``POST /api/v2/dev/test-user`` (also enabled by ``HORDE_TEST_APIKEYS``). ``profanity_words``:
+    replaces the default profanity word list.
+    """
+    the_store = store if store is not None else SandboxStore(database)
+    app = FastAPI(
+        title="horde-users sandbox",
+        version=__version__,
+        description="A local stand-in for the AI Horde v2 users API (see users-api.md).",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.sandbox = SandboxContext(
+        store=the_store,
+        admins=frozenset(admins),
+        test_user_endpoint=test_user_endpoint,
+        profanity=ProfanityFilter(profanity_words),
+    )
+    _add_routes(app)
+    _install_error_handlers(app)
+    _install_openapi(app)
+    install_edge_middleware(
+        app, rate_limits=rate_limits, proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service
+    )
+    return app

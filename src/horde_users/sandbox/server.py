@@ -1,0 +1,252 @@
+"""Running the sandbox: in a background thread (:class:`Sandbox`) or in the foreground (:func:`serve`)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from horde_users.sandbox.app import create_app
+from horde_users.sandbox.store import SandboxStore, SeededUser, UserRef
+
+
+def _config(app: Any, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        http="h11",
+        ws="none",
+    )
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/api"
+
+
+class Sandbox:
+    """A sandbox on a free loopback port in a background thread; use it as a context manager.
+
+    ``database``: a SQLAlchemy URL or SQLite file path; None means a fresh temporary SQLite file that is
+    deleted on :meth:`stop`. ``url`` is the base URL for a client (ends in ``/api``); ``store`` is the
+    database, and the seeding methods (``create_user`` ...) delegate to it. Rate limits are off by
+    default here (for tests), unlike ``horde-users sandbox serve``.
+    """
+
+    def __init__(
+        self,
+        database: str | None = None,
+        *,
+        admins: Sequence[str] = (),
+        rate_limits: bool = False,
+        test_user_endpoint: bool = False,
+        profanity_words: Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._database = database
+        self._admins = tuple(admins)
+        self._rate_limits = rate_limits
+        self._test_user_endpoint = test_user_endpoint
+        self._profanity_words = None if profanity_words is None else tuple(profanity_words)
+        self.host = host
+        self._requested_port = port
+        self.port = 0
+        self._tmpdir: str | None = None
+        self._store: SandboxStore | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>/api``."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return _url(self.host, self.port)
+
+    @property
+    def store(self) -> SandboxStore:
+        if self._store is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._store
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> Sandbox:
+        """Start serving; returns once the port accepts connections."""
+        if self._server is not None:
+            return self
+        database = self._database
+        if database is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="horde-sandbox-")
+            database = str(Path(self._tmpdir) / "sandbox.db")
+        self._store = SandboxStore(database)
+        app = create_app(
+            admins=self._admins,
+            rate_limits=self._rate_limits,
+            test_user_endpoint=self._test_user_endpoint,
+            profanity_words=self._profanity_words,
+            store=self._store,
+        )
+        config = _config(app, self.host, self._requested_port)
+        sock = config.bind_socket()
+        self.port = int(sock.getsockname()[1])
+        server = uvicorn.Server(config)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # pragma: no cover - reported by start()
+                failure.append(exc)
+
+        thread = threading.Thread(target=run, name=f"horde-sandbox-{self.port}", daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                sock.close()
+                self._cleanup()
+                raise RuntimeError(f"the sandbox failed to start: {failure[0] if failure else 'unknown'}")
+            thread.join(0.01)
+        self._server, self._thread = server, thread
+        self._sock = sock
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the database and delete a temporary one."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(10)
+        if server is not None:
+            self._sock.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = _url(self.host, self.port) if self.running else "stopped"
+        return f"Sandbox({where})"
+
+    # ------------------------------------------------------------------------------- seeding
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        moderator: bool = False,
+        trusted: bool = False,
+        admin: bool = False,
+        service: bool = False,
+        education: bool = False,
+        pseudonymous: bool = False,
+        kudos: float = 0,
+        public_workers: bool = False,
+        created: datetime | None = None,
+        last_active: datetime | None = None,
+    ) -> SeededUser:
+        """Create a user (see :meth:`SandboxStore.create_user`); its API key is shown only here."""
+        return self.store.create_user(
+            name,
+            moderator=moderator,
+            trusted=trusted,
+            admin=admin,
+            service=service,
+            education=education,
+            pseudonymous=pseudonymous,
+            kudos=kudos,
+            public_workers=public_workers,
+            created=created,
+            last_active=last_active,
+        )
+
+    def create_shared_key(self, user: UserRef, name: str | None = None) -> str:
+        """A shared key (UUID) owned by ``user`` (id, alias or SeededUser)."""
+        return self.store.create_shared_key(user, name)
+
+    def add_worker(self, user: UserRef, name: str | None = None) -> str:
+        return self.store.add_worker(user, name)
+
+    def add_style(self, user: UserRef, name: str, type: str = "image", public: bool = True) -> str:
+        return self.store.add_style(user, name, type, public)
+
+    def set_records(self, user: UserRef, **counters: float) -> None:
+        self.store.set_records(user, **counters)
+
+    def set_kudos_details(self, user: UserRef, **values: float) -> None:
+        self.store.set_kudos_details(user, **values)
+
+    def add_suspicion(self, user: UserRef) -> int:
+        return self.store.add_suspicion(user)
+
+    def set_last_active(self, user: UserRef, when: datetime | None) -> None:
+        self.store.set_last_active(user, when)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7001,
+    database: str | None = None,
+    admins: Sequence[str] = (),
+    rate_limits: bool = True,
+    test_user_endpoint: bool = False,
+    profanity_words: Iterable[str] | None = None,
+) -> None:
+    """Serve the sandbox in the foreground until Ctrl-C (``horde-users sandbox serve``).
+
+    ``database`` None means an in-memory SQLite database (gone when the process ends).
+    """
+    store = SandboxStore(database)
+    app = create_app(
+        admins=admins,
+        rate_limits=rate_limits,
+        test_user_endpoint=test_user_endpoint,
+        profanity_words=profanity_words,
+        store=store,
+    )
+    config = _config(app, host, port)
+    sock = config.bind_socket()
+    bound_port = int(sock.getsockname()[1])
+    print(f"horde-users sandbox listening on {_url(host, bound_port)}  (Ctrl-C to stop)", flush=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn normally handles the signal itself
+        pass
+    finally:
+        sock.close()
+        store.close()
