@@ -1,0 +1,163 @@
+"""A tiny scripted HTTP server on loopback that misbehaves on purpose, for the clients' retry tests.
+
+Each incoming request is recorded, then answered by the next scripted action: a canned reply, a hang
+(no answer until the server stops: the client times out), or a connection reset. One request per
+connection (``Connection: close``), so every count is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer with this status, body and headers."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
+        merged = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        return cls(status, json.dumps(data).encode(), merged)
+
+    @classmethod
+    def html(cls, status: int, text: str) -> Reply:
+        return cls(status, text.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Read the request and never answer (until the server stops)."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Read the request, then reset the connection (TCP RST) without answering."""
+
+
+Action = Reply | Hang | Reset
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class FaultServer:
+    """``with FaultServer() as server: server.script(Reply(...), Hang()); server.url``."""
+
+    def __init__(self) -> None:
+        self._actions: deque[Action] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.requests: list[Seen] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                outer._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        """A base URL as the clients expect it (ends in ``/api``)."""
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/api"
+
+    def script(self, *actions: Action) -> None:
+        """Queue the answers to the next requests, in order."""
+        with self._lock:
+            self._actions.extend(actions)
+
+    def count(self, method: str | None = None) -> int:
+        """How many requests arrived (of one method, when given)."""
+        with self._lock:
+            return sum(1 for seen in self.requests if method is None or seen.method == method)
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def _handle(self, sock: socket.socket) -> None:
+        seen = _read_request(sock)
+        if seen is None:
+            return
+        with self._lock:
+            self.requests.append(seen)
+            action: Action = (
+                self._actions.popleft()
+                if self._actions
+                else Reply.json(500, {"message": "fault server: no scripted reply left"})
+            )
+        if isinstance(action, Hang):
+            self._stopping.wait(30)
+        elif isinstance(action, Reset):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        else:
+            head = [f"HTTP/1.1 {action.status} {_REASONS.get(action.status, 'Status')}"]
+            headers = {"Content-Length": str(len(action.body)), "Connection": "close", **action.headers}
+            head += [f"{name}: {value}" for name, value in headers.items()]
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + action.body)
+
+
+def _read_request(sock: socket.socket) -> Seen | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _version = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return Seen(method, path, headers, body)
