@@ -1,0 +1,176 @@
+"""The I/O-free core: request building, error mapping of the real example exchanges, retry rules."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+import pytest
+
+from horde_users import _core
+from horde_users.errors import HordeAPIError, error_class_for_status, excerpt, redact
+from horde_users.models import (
+    RC,
+    DeleteUserRequest,
+    FindUserRequest,
+    ListUsersDetailsRequest,
+    ModifyUser,
+    ModifyUserRequest,
+    SingleUserDetailsRequest,
+)
+
+KEY = "Z" * 22
+BASE = "http://127.0.0.1:7001/api"
+
+
+def call_for(model: Any) -> _core.Call:
+    return _core.prepare(model, base_url=BASE, api_key=KEY, client_agent="t:1:t")
+
+
+def test_build_request_fills_in_the_clients_key_and_agent_only_when_the_model_has_none() -> None:
+    request = _core.build_request(
+        SingleUserDetailsRequest(user_id=3), base_url=BASE, api_key=KEY, client_agent="a:1:b"
+    )
+    assert str(request.url) == BASE + "/v2/users/3"
+    assert request.headers["apikey"] == KEY
+    assert request.headers["client-agent"] == "a:1:b"
+    explicit = SingleUserDetailsRequest(user_id=3, apikey=None, **{"Client-Agent": "mine:2:me"})
+    request = _core.build_request(explicit, base_url=BASE, api_key=KEY, client_agent="a:1:b")
+    assert "apikey" not in request.headers
+    assert request.headers["client-agent"] == "mine:2:me"
+    listing = _core.build_request(ListUsersDetailsRequest(page=2, sort="age"), base_url=BASE, api_key=KEY)
+    assert listing.url.params == httpx.QueryParams({"page": "2", "sort": "age"})
+    assert "apikey" not in listing.headers
+
+
+def test_timeout_travels_with_the_request() -> None:
+    request = _core.build_request(FindUserRequest(apikey=KEY), base_url=BASE, timeout=2.5)
+    assert request.extensions["timeout"] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
+
+
+@pytest.mark.parametrize("field", sorted(_core.SAFE_PUT_FIELDS))
+def test_puts_of_absolute_fields_are_repeatable(field: str) -> None:
+    value: Any = {
+        "concurrency": 5,
+        "usage_multiplier": 1.5,
+        "worker_invited": 2,
+        "username": "someone",
+        "contact": "me@example.org",
+        "admin_comment": "a note here",
+    }.get(field, True)
+    assert call_for(ModifyUserRequest(user_id=3, apikey=KEY, **{field: value})).repeatable
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"kudos": 1.0},
+        {"monthly_kudos": 1},
+        {"generate_proxy_passkey": True},
+        {"undelete": True},
+        {"kudos": 0.0, "trusted": True},
+    ],
+)
+def test_puts_of_deltas_and_one_shot_fields_are_not(changes: dict[str, Any]) -> None:
+    call = call_for(ModifyUserRequest(user_id=3, apikey=KEY, **changes))
+    assert not call.repeatable
+    assert call.changes_data
+
+
+def test_reads_are_repeatable_and_deletes_never() -> None:
+    assert call_for(FindUserRequest(apikey=KEY)).repeatable
+    assert call_for(ListUsersDetailsRequest()).repeatable
+    assert not call_for(DeleteUserRequest(user_id=3, apikey=KEY)).repeatable
+    assert sorted(ModifyUser.model_fields) == sorted(
+        _core.SAFE_PUT_FIELDS | {"kudos", "monthly_kudos", "generate_proxy_passkey", "undelete"}
+    )
+
+
+def examples_with_errors() -> list[dict[str, Any]]:
+    from tests.conftest import load_examples
+
+    return [e for e in load_examples() if e["response"]["status"] >= 400]
+
+
+@pytest.mark.parametrize("case", examples_with_errors(), ids=lambda e: e["case"])
+def test_every_real_error_body_maps_to_its_class(case: dict[str, Any]) -> None:
+    sent = case["request"]
+    response = case["response"]
+    method = sent["method"]
+    model: Any = {
+        "GET": FindUserRequest(apikey=KEY)
+        if sent["path"].endswith("find_user")
+        else ListUsersDetailsRequest(),
+        "PUT": ModifyUserRequest(user_id=3, apikey=KEY, trusted=True),
+        "DELETE": DeleteUserRequest(user_id=3, apikey=KEY),
+    }[method]
+    call = _core.prepare(model, base_url=BASE, api_key=KEY, extra_secrets=[sent["headers"].get("apikey")])
+    http_response = httpx.Response(response["status"], headers=response["headers"], json=response["json"])
+    error = _core.error_from_response(call, http_response)
+    assert type(error) is error_class_for_status(response["status"])
+    body = response["json"]
+    if "rc" in body:
+        assert error.rc is RC(body["rc"])
+    else:
+        assert error.rc is None
+    assert error.errors == body.get("errors")
+    assert error.horde_node == "vm:7001:5.1.5"
+    assert error.retry_after == (
+        60 if response["status"] == 429 else None
+    )  # Retry-After read on 429/503 only
+    with pytest.raises(HordeAPIError):
+        _core.parse_response(call, http_response)
+    if sent["headers"].get("apikey"):
+        assert sent["headers"]["apikey"] not in str(error)
+
+
+def test_parse_retry_after_forms() -> None:
+    assert _core.parse_retry_after("7") == 7.0
+    assert _core.parse_retry_after(" 0 ") == 0.0
+    assert _core.parse_retry_after("-3") == 0.0
+    assert _core.parse_retry_after("Fri, 27 Nov 2026 01:18:41 GMT", now=1795742321 - 60) == 60.0
+    assert _core.parse_retry_after("soon") is None
+    assert _core.parse_retry_after(None) is None
+
+
+def test_backoff_doubles_with_jitter_up_to_8_seconds() -> None:
+    rng = random.Random(4)
+    for retry, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
+        for _ in range(20):
+            assert 0.75 * ceiling <= _core.backoff_delay(retry, rng) <= ceiling
+
+
+def test_decide_respects_max_retries_and_long_retry_after() -> None:
+    call = call_for(DeleteUserRequest(user_id=3, apikey=KEY))
+    limited = httpx.Response(429, headers={"Retry-After": "3"}, json={"message": "60 per 1 minute"})
+    decision = _core.decide(call, retries_done=0, max_retries=2, response=limited)
+    assert decision.delay is not None and 3.0 <= decision.delay < 4.0
+    assert not _core.decide(call, retries_done=2, max_retries=2, response=limited).retry
+    too_long = httpx.Response(429, headers={"Retry-After": "61"}, json={})
+    assert not _core.decide(call, retries_done=0, max_retries=2, response=too_long).retry
+    assert not _core.decide(call, retries_done=0, max_retries=2, response=httpx.Response(503)).retry
+    refused = httpx.ConnectError("refused")
+    assert _core.decide(call, retries_done=0, max_retries=2, exc=refused).retry
+    assert not _core.decide(call, retries_done=0, max_retries=2, exc=httpx.ReadTimeout("slow")).retry
+    assert not _core.decide(call, retries_done=0, max_retries=2, response=httpx.Response(500)).retry
+
+
+def test_redact_and_excerpt() -> None:
+    assert redact("key abcabc and abc", ["abc", "abcabc", None, ""]) == "key <redacted> and <redacted>"
+    page = "<html><body>\n<h1>502   Bad Gateway</h1>" + "x" * 500 + "</body></html>"
+    short = excerpt(page)
+    assert short.startswith("502 Bad Gateway x")
+    assert len(short) == 200
+
+
+def test_200_that_is_not_json_or_not_the_model() -> None:
+    call = call_for(FindUserRequest(apikey=KEY))
+    for response in (
+        httpx.Response(200, text=""),
+        httpx.Response(200, text="{oops"),
+        httpx.Response(200, json=[1]),
+    ):
+        with pytest.raises(HordeAPIError) as caught:
+            _core.parse_response(call, response)
+        assert caught.value.status_code == 200
