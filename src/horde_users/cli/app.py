@@ -6,12 +6,15 @@ Only typer is imported here; the client, rich tables and the sandbox load inside
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from horde_users.cli import sandbox, users
-from horde_users.cli.common import Settings
+from horde_users.cli.common import EXIT_USAGE, Settings, err
 
 HELP = (
     "Look up, list and moderate AI Horde users; run a local sandbox server.\n\n"
@@ -21,8 +24,45 @@ HELP = (
     "3 server unreachable, timeout or unknown outcome."
 )
 
+
+class HordeGroup(TyperGroup):
+    """The root group: usage errors become one ``error: ...`` line (plus a hint), like server errors."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            err("error: aborted")
+            sys.exit(1)
+        except Exception as exc:
+            from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+            if isinstance(exc, NoArgsIsHelpError):  # a group called alone: its help (rich prints it)
+                if exc.format_message().strip():
+                    exc.show()
+                sys.exit(EXIT_USAGE)
+            if not isinstance(exc, ClickException):
+                raise
+            err(f"error: {exc.format_message()}")
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                err(f"hint: see '{ctx.command_path} --help'")
+            sys.exit(exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
     name="horde-users",
+    cls=HordeGroup,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -1,7 +1,8 @@
 """Rendering: JSON by wire name for scripts, rich tables for people.
 
-JSON is ``model_dump(mode="json", by_alias=True, exclude_none=True)``, so it parses back into the response
-models. Secrets (``proxy_passkey``, ``sharedkey_ids``) appear in tables only with ``--show-secrets``.
+JSON is ``model_dump(mode="json", by_alias=True, exclude_unset=True)``: the keys the server sent, by wire
+name (unknown extra keys included), so it parses back into the response models. Secrets
+(``proxy_passkey``, ``sharedkey_ids``) appear in tables only with ``--show-secrets``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def stderr_is_terminal() -> bool:
 
 
 def dump(model: BaseModel) -> Any:
-    """The wire form of a response model (by alias, without nulls)."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The wire form of a response model: by alias, exactly the keys the server sent."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def print_json(value: Any, *, lines: bool = False) -> None:
@@ -171,7 +172,8 @@ def user_table(user: UserDetailsResponse, *, show_secrets: bool) -> Table:
     if user.admin_comment is not None:
         row("admin comment", user.admin_comment)
     if user.account_age is not None:
-        row("account age", f"{fmt_age(user.account_age)} ({user.account_age:,} s)")
+        age = fmt_age(user.account_age)
+        row("account age", age if user.account_age < 60 else f"{age} ({user.account_age:,} s)")
     if user.kudos_details is not None:
         details = _nonzero(user.kudos_details.model_dump())
         row("kudos details", fmt_value(details) if details else "all 0")
@@ -250,11 +252,11 @@ class UserRows:
             self.out.print("(no users)")
 
 
-def changes_table(user_id: str, reply: ModifyUserResponse) -> Table:
+def changes_table(reply: ModifyUserResponse) -> Table:
     """What a PUT changed, as the server echoed it (a new proxy passkey is shown: it is shown once)."""
-    table = _kv_table(title=f"Changed user {user_id}:")
-    for name, value in dump(reply).items():
-        label = {"new_kudos": "kudos", "new_suspicion": "suspicion", "undeleted": "undeleted"}.get(name, name)
+    table = _kv_table()
+    for name, value in reply.model_dump(mode="json", exclude_none=True).items():
+        label = {"new_kudos": "kudos balance", "new_suspicion": "suspicion count"}.get(name, name)
         table.add_row(
             label.replace("_", " "), Text(fmt_value(value) if not isinstance(value, str) else value)
         )

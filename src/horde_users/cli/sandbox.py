@@ -14,10 +14,14 @@ from horde_users.cli.common import EXIT_USAGE, fail, settings_of
 
 sandbox_app = typer.Typer(help="Run and seed a local sandbox server.", no_args_is_help=True)
 
+DEFAULT_DATABASE = "horde-sandbox.db"
+"""Shared by ``serve`` and the seeding commands, so users created from another terminal are served."""
+
 DatabaseOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs the runtime form on Python 3.10
+    str,
     typer.Option(
-        "--database", help="SQLAlchemy URL or SQLite file path (default: the sandbox's).", show_default=False
+        "--database",
+        help="SQLite file path, or a SQLAlchemy URL (sqlite:// alone is in memory; postgresql+psycopg://...).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -27,7 +31,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port).")] = 7001,
-    database: DatabaseOption = None,
+    database: DatabaseOption = DEFAULT_DATABASE,
     admin: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option("--admin", help="Alias (name#id) to treat as admin; repeatable.", show_default=False),
@@ -43,7 +47,8 @@ def serve(
         typer.Option("--profanity-file", help="Word list, one per line.", show_default=False),
     ] = None,
 ) -> None:
-    """Serve the sandbox until Ctrl-C."""
+    """Serve the sandbox until Ctrl-C (rate limits on, as on the real server)."""
+    typer.echo(f"database: {_describe(database)}", err=True)
     words = _read_words(profanity_file) if profanity_file is not None else None
     from horde_users.sandbox.server import serve as run_server
 
@@ -71,10 +76,19 @@ def _read_words(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def _store(database: str | None) -> Any:
+def _describe(database: str) -> str:
+    if "://" in database:
+        return database.split("@")[-1] if "@" in database else database  # no credentials
+    return str(Path(database).expanduser().resolve())
+
+
+def _store(database: str) -> Any:
     from horde_users.sandbox import SandboxStore
 
-    return SandboxStore(database) if database is not None else SandboxStore()
+    try:
+        return SandboxStore(database)
+    except Exception as exc:  # a bad URL, a missing driver, an unreachable database
+        fail(f"--database: cannot open {_describe(database)}: {exc}", EXIT_USAGE)
 
 
 @sandbox_app.command("create-user")
@@ -90,7 +104,7 @@ def create_user(
         bool, typer.Option("--pseudonymous", help="No OAuth identity (floor 14).")
     ] = False,
     kudos: Annotated[float, typer.Option("--kudos", help="Exact starting balance.")] = 0,
-    database: DatabaseOption = None,
+    database: DatabaseOption = DEFAULT_DATABASE,
     json_: JsonOption = False,
 ) -> None:
     """Create a user in a sandbox database; prints id, alias and the API key (shown once)."""
@@ -130,7 +144,7 @@ def create_shared_key(
         Optional[str],  # noqa: UP045
         typer.Option("--name", help="A name for the key.", show_default=False),
     ] = None,
-    database: DatabaseOption = None,
+    database: DatabaseOption = DEFAULT_DATABASE,
     json_: JsonOption = False,
 ) -> None:
     """Create a shared key owned by ALIAS in a sandbox database and print it."""
@@ -139,7 +153,7 @@ def create_shared_key(
     try:
         key = store.create_shared_key(alias, name)
     except (ValueError, LookupError) as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc.args[0] if exc.args else exc), EXIT_USAGE)
     finally:
         _close(store)
     if settings.json or json_:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -128,8 +129,6 @@ def list_users(
 
 def _stream(settings: Settings, iterator: Any) -> None:
     """--all: print each page as it arrives; a progress line on stderr only when it is a terminal."""
-    import sys
-
     from horde_users.cli import output
 
     rows = output.UserRows(output.console())
@@ -296,7 +295,9 @@ def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
     if settings.json:
         output.print_json(output.dump(reply))
         return
-    output.console().print(output.changes_table(uid, reply))
+    out = output.console()
+    out.print(f"Changed user {uid}:", highlight=False)
+    out.print(output.changes_table(reply))
     if reply.proxy_passkey:
         output.console().print("The new proxy passkey is shown only this once; store it now.")
 
@@ -340,6 +341,8 @@ def _confirm_delete(client: Any, uid: str) -> None:
         confirmed = typer.confirm(question, default=False, err=True)
     except typer.Abort:
         confirmed = False
+    if not sys.stdin.isatty():  # the answer was not echoed: end the prompt's line
+        err("")
     if not confirmed:
         fail("not confirmed; nothing was deleted (pass --yes to skip the question)", EXIT_REFUSED)
 

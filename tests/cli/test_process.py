@@ -1,0 +1,118 @@
+"""The CLI as a real process: lean start-up, the console entry points, pipes and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from tests.cli.conftest import Seeded
+
+HEAVY = ("fastapi", "uvicorn", "sqlalchemy", "starlette")
+
+
+def run(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AI_HORDE_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, *args], env=environment, capture_output=True, text=True, timeout=60, **kwargs
+    )  # type: ignore[call-overload, no-any-return]
+
+
+def imported_modules(*cli_args: str, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages a CLI run imported (from ``-X importtime``)."""
+    result = run("-X", "importtime", "-m", "horde_users", *cli_args, env=env)
+    names = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def test_help_does_not_import_the_server_stack() -> None:
+    modules = imported_modules("--help")
+    assert "horde_users" in modules and "typer" in modules
+    assert not modules & set(HEAVY)
+    assert "httpx" not in modules and "pydantic" not in modules
+
+
+def test_client_commands_do_not_import_the_server_stack(seeded: Seeded) -> None:
+    modules = imported_modules("user", "show", str(seeded.alice.id), env={"AI_HORDE_URL": seeded.url})
+    assert "httpx" in modules
+    assert not modules & set(HEAVY)
+    for group in (("user", "--help"), ("sandbox", "--help"), ("user", "modify", "--help")):
+        assert not imported_modules(*group) & set(HEAVY)
+
+
+def test_version() -> None:
+    from horde_users import __version__
+
+    result = run("-m", "horde_users", "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"horde-users {__version__}"
+
+
+def test_console_script_and_module_agree(seeded: Seeded) -> None:
+    env = {"AI_HORDE_URL": seeded.url, "AI_HORDE_API_KEY": seeded.alice.api_key}
+    module = run("-m", "horde_users", "--json", "whoami", env=env)
+    script = os.path.join(os.path.dirname(sys.executable), "horde-users")
+    assert module.returncode == 0, module.stderr
+    assert json.loads(module.stdout)["username"] == seeded.alice.alias
+    if os.path.exists(script):  # the console script declared in pyproject.toml
+        installed = subprocess.run(
+            [script, "--json", "whoami"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert installed.returncode == 0, installed.stderr
+        assert json.loads(installed.stdout)["username"] == seeded.alice.alias
+    assert seeded.alice.api_key not in module.stdout + module.stderr
+
+
+def test_api_key_from_stdin_in_a_real_process(seeded: Seeded) -> None:
+    result = run(
+        "-m", "horde_users", "--json", "--api-key", "-", "whoami",
+        env={"AI_HORDE_URL": seeded.url}, input=seeded.bob.api_key + "\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == seeded.bob.id
+    assert seeded.bob.api_key not in result.stdout + result.stderr
+
+
+def test_broken_pipe_gives_no_traceback(seeded: Seeded) -> None:
+    for n in range(40):
+        seeded.sandbox.create_user(f"piped{n}", kudos=n)
+    env = {**os.environ, "AI_HORDE_URL": seeded.url}
+    command = f"{sys.executable} -m horde_users --json user list --all | head -n 1"
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert "Error" not in result.stderr
+
+
+def test_ctrl_c_exits_130_without_traceback() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(30)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/api"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "horde_users", "--timeout", "60", "user", "show", "3"],
+            env={**os.environ, "AI_HORDE_URL": url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        connection, _ = server.accept()  # the CLI is now waiting for an answer that never comes
+        with connection:
+            connection.recv(4096)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
