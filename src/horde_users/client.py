@@ -216,8 +216,8 @@ class HordeUsers(_ClientBase):
 
     ``api_key`` and ``base_url`` default to the ``AI_HORDE_API_KEY`` and ``AI_HORDE_URL`` environment
     variables (read now), then to the anonymous key and ``https://aihorde.net/api``. An ``http_client``
-    you pass in is used as given and not closed by this client. ``sleep`` replaces ``time.sleep``
-    between retries.
+    you pass in is used as given and not closed by this client; ``timeout`` still applies to each request
+    (pass ``timeout=None`` to keep that client's own). ``sleep`` replaces ``time.sleep`` between retries.
     """
 
     def __init__(
@@ -231,6 +231,8 @@ class HordeUsers(_ClientBase):
         *,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
+        if timeout is None and http_client is not None:
+            timeout = http_client.timeout
         super().__init__(api_key, base_url, client_agent, timeout, max_retries)
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
@@ -366,6 +368,8 @@ class AsyncHordeUsers(_ClientBase):
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        if timeout is None and http_client is not None:
+            timeout = http_client.timeout
         super().__init__(api_key, base_url, client_agent, timeout, max_retries)
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)

@@ -134,3 +134,16 @@ async def test_every_error_status_has_its_class(
     assert type(caught.value) is cls
     assert caught.value.rc == "SomethingNew"  # an unknown rc stays a string
     assert caught.value.retry_after == (61 if status == 429 else None)
+
+
+def test_timeout_none_keeps_the_injected_clients_timeout(fault_server: FaultServer) -> None:
+    from tests.client.faultserver import Hang
+
+    fault_server.script(Hang())
+    with httpx.Client(timeout=0.3) as http:
+        client = HordeUsers(base_url=fault_server.url, http_client=http, timeout=None, max_retries=0)
+        assert client.timeout == httpx.Timeout(0.3)
+        with pytest.raises(errors.HordeTimeoutError) as caught:
+            client.find_user()
+    assert not caught.value.outcome_unknown  # a read changes nothing
+    assert fault_server.count() == 1
