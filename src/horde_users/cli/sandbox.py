@@ -73,7 +73,7 @@ def _read_words(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"--profanity-file: cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 def _describe(database: str) -> str:
