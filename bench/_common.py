@@ -10,7 +10,6 @@ import argparse
 import copy
 import gc
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,8 +70,9 @@ def per_call(fn: Callable[[], object], *, rounds: int, number: int) -> list[floa
 
 def interleaved(
     cases: dict[str, Callable[[], object]], *, rounds: int, number: int, warmup: int = 50
-) -> dict[str, float]:
-    """Median seconds per call of each case; the cases take turns, round by round, to share the noise."""
+) -> dict[str, list[float]]:
+    """Seconds per call of each case, one sample per round; the cases take turns, round by round, so that
+    they share the noise of a busy machine (the report takes the median of the rounds)."""
     for fn in cases.values():
         for _ in range(warmup):
             fn()
@@ -80,7 +80,7 @@ def interleaved(
     for _ in range(rounds):
         for name, fn in cases.items():
             samples[name].extend(per_call(fn, rounds=1, number=number))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
 
 
 def calibrate(fn: Callable[[], object], target_s: float = 0.05) -> int:

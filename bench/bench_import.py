@@ -62,6 +62,7 @@ def main() -> None:
             samples[name].append(run_once(argv))
     result = {
         "runs": runs,
+        "samples_s": samples,
         "median_s": {name: statistics.median(values) for name, values in samples.items()},
         "min_s": {name: min(values) for name, values in samples.items()},
         "importtime_horde_users_models": import_profile("horde_users.models"),

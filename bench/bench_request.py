@@ -1,0 +1,177 @@
+"""Section 3: client overhead, N sequential ``get_user`` calls against a fixed-body loopback server.
+
+The server (bench/fixed_server.py, another process) answers every request with the owner's view of a
+user (example 021) at once, so what is measured is the client: building the request, HTTP, parsing.
+Compared: our sync and async clients, raw httpx doing the same GET + ``json.loads`` (the target is
+within 1.2x of it), and horde-sdk's clients (``AIHordeAPIManualClient`` uses ``requests.get`` without a
+session; ``AIHordeAPIAsyncManualClient`` uses the aiohttp session it is given), with raw ``requests`` and
+raw ``aiohttp`` as their floors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from _common import example_body, interleaved, section_args, write_result
+
+USER_ID = 3
+CLIENT_AGENT = "horde-users-bench:1:local"
+
+
+def start_server(body: bytes) -> tuple[subprocess.Popen[str], int]:
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(body)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fixed_server.py")), handle.name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, port
+
+
+async def async_interleaved(
+    cases: dict[str, Callable[[], Awaitable[object]]], *, rounds: int, number: int, warmup: int = 50
+) -> dict[str, list[float]]:
+    """Like ``interleaved``, for coroutine functions, all in the running event loop."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            await fn()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                for _ in range(number):
+                    await fn()
+                samples[name].append((time.perf_counter() - start) / number)
+            finally:
+                gc.enable()
+    return samples
+
+
+def sync_cases(base: str) -> tuple[dict[str, Callable[[], object]], list[Any]]:
+    import httpx
+    import requests
+    from horde_sdk.ai_horde_api.ai_horde_clients import AIHordeAPIManualClient
+    from horde_sdk.ai_horde_api.apimodels import SingleUserDetailsRequest
+    from horde_sdk.ai_horde_api.apimodels import UserDetailsResponse as SdkUser
+
+    from horde_users import HordeUsers
+
+    url = f"{base}/v2/users/{USER_ID}"
+    headers = {"Accept": "application/json", "Client-Agent": CLIENT_AGENT}
+    raw = httpx.Client()
+    ours = HordeUsers(base_url=base, client_agent=CLIENT_AGENT, max_retries=0)
+    sdk = AIHordeAPIManualClient()
+
+    def raw_httpx() -> object:
+        return json.loads(raw.get(url, headers=headers).content)
+
+    def raw_requests() -> object:
+        return json.loads(requests.get(url, headers=headers).content)
+
+    def ours_get() -> object:
+        return ours.get_user(USER_ID)
+
+    def sdk_get() -> object:
+        return sdk.submit_request(SingleUserDetailsRequest(user_id=str(USER_ID)), SdkUser)
+
+    for name, fn in (("ours", ours_get), ("sdk", sdk_get)):
+        got = fn()
+        assert getattr(got, "username", None) == "peer_alice#3", (name, got)
+    cases = {
+        "raw httpx.Client GET + json.loads": raw_httpx,
+        "horde_users HordeUsers.get_user": ours_get,
+        "horde_sdk AIHordeAPIManualClient.submit_request": sdk_get,
+        "raw requests.get + json.loads (no session)": raw_requests,
+    }
+    return cases, [raw, ours]
+
+
+async def run_async(base: str, rounds: int, number: int) -> dict[str, list[float]]:
+    import aiohttp
+    import httpx
+    from horde_sdk.ai_horde_api.ai_horde_clients import AIHordeAPIAsyncManualClient
+    from horde_sdk.ai_horde_api.apimodels import SingleUserDetailsRequest
+    from horde_sdk.ai_horde_api.apimodels import UserDetailsResponse as SdkUser
+
+    from horde_users import AsyncHordeUsers
+
+    url = f"{base}/v2/users/{USER_ID}"
+    headers = {"Accept": "application/json", "Client-Agent": CLIENT_AGENT}
+    async with (
+        httpx.AsyncClient() as raw,
+        AsyncHordeUsers(base_url=base, client_agent=CLIENT_AGENT, max_retries=0) as ours,
+        aiohttp.ClientSession() as session,
+    ):
+        sdk = AIHordeAPIAsyncManualClient(aiohttp_session=session)
+
+        async def raw_httpx() -> object:
+            return json.loads((await raw.get(url, headers=headers)).content)
+
+        async def raw_aiohttp() -> object:
+            async with session.get(url, headers=headers) as response:
+                return json.loads(await response.read())
+
+        async def ours_get() -> object:
+            return await ours.get_user(USER_ID)
+
+        async def sdk_get() -> object:
+            return await sdk.submit_request(SingleUserDetailsRequest(user_id=str(USER_ID)), SdkUser)
+
+        for name, fn in (("ours", ours_get), ("sdk", sdk_get)):
+            got = await fn()
+            assert getattr(got, "username", None) == "peer_alice#3", (name, got)
+        cases = {
+            "raw httpx.AsyncClient GET + json.loads": raw_httpx,
+            "horde_users AsyncHordeUsers.get_user": ours_get,
+            "horde_sdk AIHordeAPIAsyncManualClient.submit_request": sdk_get,
+            "raw aiohttp GET + json.loads": raw_aiohttp,
+        }
+        return await async_interleaved(cases, rounds=rounds, number=number)
+
+
+def main() -> None:
+    args = section_args(__doc__ or "")
+    rounds, number = (3, 100) if args.quick else (21, 100)
+    body = json.dumps(example_body("021_get_user_owner")).encode()
+    server, port = start_server(body)
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        # horde-sdk reads its base URL from AI_HORDE_URL when its modules are imported
+        os.environ["AI_HORDE_URL"] = base + "/"
+        os.environ["LOGFIRE_IGNORE_NO_CONFIG"] = "1"
+        from loguru import logger
+
+        logger.remove()  # horde-sdk logs at DEBUG to stderr by default; not what is measured here
+        cases, closers = sync_cases(base)
+        sync = interleaved(cases, rounds=rounds, number=number)
+        for closer in closers:
+            closer.close()
+        print("request: sync done", file=sys.stderr, flush=True)
+        async_ = asyncio.run(run_async(base, rounds, number))
+        print("request: async done", file=sys.stderr, flush=True)
+    finally:
+        server.kill()
+        server.wait()
+    write_result(
+        args.out,
+        {"rounds": rounds, "number": number, "body_bytes": len(body), "sync_s": sync, "async_s": async_},
+    )
+
+
+if __name__ == "__main__":
+    main()
