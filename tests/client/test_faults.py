@@ -286,3 +286,29 @@ async def test_headers_sent(make_api: MakeApi, fault_server: FaultServer) -> Non
     assert put.headers["client-agent"] == "bot:1.0:me@example.org"
     assert put.headers["content-type"] == "application/json"
     assert json.loads(put.body) == {"kudos": 50}
+
+
+def full_page(first_id: int) -> Reply:
+    return Reply.json(200, [{"username": f"u#{i}", "id": i} for i in range(first_id, first_id + 25)])
+
+
+async def test_iter_users_fetches_pages_lazily(make_api: MakeApi, fault_server: FaultServer) -> None:
+    fault_server.script(full_page(0), full_page(25), full_page(50))
+    api = make_api(base_url=fault_server.url)
+    users = await api.all_users(limit=30)
+    assert [u.id_ for u in users] == list(range(30))
+    assert [seen.path for seen in fault_server.requests] == [
+        "/api/v2/users?page=1&sort=kudos",
+        "/api/v2/users?page=2&sort=kudos",
+    ]
+
+
+async def test_iter_users_never_asks_beyond_page_10000(make_api: MakeApi, fault_server: FaultServer) -> None:
+    fault_server.script(full_page(0), full_page(25), full_page(50))
+    api = make_api(base_url=fault_server.url)
+    users = await api.all_users(sort="age", start_page=9999)
+    assert len(users) == 50
+    assert [seen.path for seen in fault_server.requests] == [
+        "/api/v2/users?page=9999&sort=age",
+        "/api/v2/users?page=10000&sort=age",
+    ]
