@@ -120,4 +120,4 @@ def test_default_database_is_a_file_in_the_current_directory(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["alias"] == "carol#1"
-    assert (tmp_path / "horde-sandbox.db").exists()
+    assert (tmp_path / "horde-users-sandbox.db").exists()

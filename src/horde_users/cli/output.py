@@ -200,31 +200,47 @@ def user_table(user: UserDetailsResponse, *, show_secrets: bool) -> Table:
     return table
 
 
-LIST_COLUMNS: tuple[tuple[str, int, str], ...] = (
-    ("id", 7, "right"),
-    ("user", 30, "left"),
-    ("kudos", 14, "right"),
-    ("roles", 28, "left"),
+SHORT_ROLES = {"moderator": "mod", "education": "edu", "pseudonymous": "pseudo"}
+
+# name, width (None: shares what the terminal has left), justify
+LIST_COLUMNS: tuple[tuple[str, int | None, str], ...] = (
+    ("id", 6, "right"),
+    ("user", None, "left"),
+    ("kudos", 12, "right"),
+    ("roles", None, "left"),
     ("concurrency", 11, "right"),
-    ("workers", 7, "right"),
     ("age", 8, "right"),
 )
 
 
+def short_roles(user: Any) -> str:
+    """Roles with short labels, for the list."""
+    held = [SHORT_ROLES.get(label, label) for attr, label in ROLE_FLAGS if getattr(user, attr, None)]
+    return ", ".join(held) if held else "-"
+
+
 class UserRows:
-    """Prints users as aligned rows as they arrive (fixed widths, header once), for one page or all."""
+    """Prints users as aligned rows as they arrive (header once), for one page or for all of them.
+
+    Column widths are fixed from the console width up front, so every batch lines up with the first.
+    """
 
     def __init__(self, out: Console) -> None:
         self.out = out
         self.count = 0
+        fixed = sum(width or 0 for _, width, _ in LIST_COLUMNS) + 2 * (len(LIST_COLUMNS) - 1)
+        spare = max(out.width - fixed, 20)
+        user_width = min(max(spare * 3 // 5, 10), 32)
+        self.widths = {"user": user_width, "roles": min(max(spare - user_width, 10), 40)}
 
     def _table(self, header: bool) -> Table:
         table = Table(box=None, show_header=header, pad_edge=False, header_style="bold")
         for name, width, justify in LIST_COLUMNS:
+            size = width if width is not None else self.widths[name]
             table.add_column(
                 name,
-                min_width=width,
-                max_width=width,
+                min_width=size,
+                max_width=size,
                 justify=justify,  # type: ignore[arg-type]
                 no_wrap=True,
                 overflow="ellipsis",
@@ -238,9 +254,8 @@ class UserRows:
                 str(user.id_ if user.id_ is not None else "-"),
                 Text(user.username or "-"),
                 fmt_number(user.kudos),
-                Text(roles(user), style="red" if user.deleted else ""),
+                Text(short_roles(user), style="red" if user.deleted else ""),
                 fmt_value(user.concurrency),
-                fmt_value(user.worker_count),
                 fmt_age(user.account_age),
             )
             self.count += 1

@@ -14,7 +14,7 @@ from horde_users.cli.common import EXIT_USAGE, fail, settings_of
 
 sandbox_app = typer.Typer(help="Run and seed a local sandbox server.", no_args_is_help=True)
 
-DEFAULT_DATABASE = "horde-sandbox.db"
+DEFAULT_DATABASE = "horde-users-sandbox.db"
 """Shared by ``serve`` and the seeding commands, so users created from another terminal are served."""
 
 DatabaseOption = Annotated[
