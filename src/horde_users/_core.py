@@ -11,6 +11,7 @@ import json
 import math
 import random
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from horde_users.errors import (
 )
 from horde_users.models.base import BaseAIHordeRequest, HordeResponseTypes
 from horde_users.models.errors import RC
+from horde_users.models.users import SingleUserDetailsRequest
 
 __all__ = [
     "BACKOFF_BASE",
@@ -44,6 +46,7 @@ __all__ = [
     "decide",
     "error_from_response",
     "error_from_transport",
+    "is_shared_key",
     "parse_response",
     "parse_retry_after",
     "prepare",
@@ -119,6 +122,17 @@ class Call:
         }
 
 
+def is_shared_key(key: str) -> bool:
+    """Whether ``key`` is a shared key (a UUID) rather than an API key."""
+    if len(key) not in (32, 36):
+        return False
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return False
+    return True
+
+
 def retry_safe(model: BaseAIHordeRequest, json_body: Mapping[str, Any] | None) -> bool:
     """Whether ``model`` may be sent again after an ambiguous failure (users-api.md §11).
 
@@ -161,7 +175,11 @@ def _build(
     http = model.build_http_request(base_url)
     headers = dict(http.headers)
     fields_set = model.model_fields_set
-    if api_key and "apikey" in type(model).model_fields and "apikey" not in fields_set:
+    # A shared key is no API key: GET /users/{id} would answer 401, so that read goes without one.
+    shared_on_read = (
+        isinstance(model, SingleUserDetailsRequest) and bool(api_key) and is_shared_key(api_key or "")
+    )
+    if api_key and "apikey" in type(model).model_fields and "apikey" not in fields_set and not shared_on_read:
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent

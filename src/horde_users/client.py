@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -51,17 +50,6 @@ DEFAULT_MAX_RETRIES = 2
 Sort = Literal["kudos", "age"]
 _R = TypeVar("_R", bound=HordeResponseTypes)
 _MODIFY_FIELDS = frozenset(ModifyUser.model_fields)
-
-
-def _is_shared_key(key: str) -> bool:
-    """Shared keys are UUIDs; they are not API keys (GET /users/{id} would answer 401)."""
-    if len(key) not in (32, 36):
-        return False
-    try:
-        uuid.UUID(key)
-    except ValueError:
-        return False
-    return True
 
 
 def _expect(result: HordeResponseTypes, cls: type[_R]) -> _R:
@@ -124,7 +112,7 @@ class _ClientBase:
         return FindUserRequest(apikey=self._api_key)
 
     def _get_user_request(self, user_id: int | str) -> SingleUserDetailsRequest:
-        key = None if _is_shared_key(self._api_key) else self._api_key
+        key = None if _core.is_shared_key(self._api_key) else self._api_key
         return SingleUserDetailsRequest(user_id=user_id, apikey=key)
 
     @staticmethod

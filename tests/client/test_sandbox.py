@@ -70,6 +70,7 @@ async def test_find_user_by_shared_key_gives_the_owner_publicly(
     seen = await api.get_user(users.alice.id)
     assert seen.username == users.alice.alias
     assert seen.sharedkey_ids is None
+    assert (await api.submit(SingleUserDetailsRequest(user_id=users.alice.id))).username == users.alice.alias
 
 
 async def test_get_user_views_by_role(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
