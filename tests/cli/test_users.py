@@ -323,3 +323,12 @@ def test_delete_refusals_exit_1(cli: Cli, seeded: Seeded) -> None:
     assert one_error_line(mod).startswith("error: CannotDeleteMod (403): ")
     not_deleted = cli("user", "undelete", str(seeded.bob.id), key=seeded.bob.api_key)
     assert one_error_line(not_deleted) == "error: UserNotDeleted (400): User is not deleted, cannot undelete!"
+
+
+def test_key_and_confirmation_both_from_stdin(
+    cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]
+) -> None:
+    user = fresh()
+    result = cli("--api-key", "-", "user", "delete", str(user.id), input=f"{seeded.moderator.api_key}\ny\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is True
