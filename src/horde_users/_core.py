@@ -1,6 +1,6 @@
 """The I/O-free core shared by both clients: build requests, read responses, decide retries.
 
-Nothing here sends, sleeps or reads a clock; the clients add the I/O around these functions, so the
+Nothing here sends, receives or sleeps; the clients add the I/O around these functions, so the
 sync and the async client cannot drift apart.
 """
 
