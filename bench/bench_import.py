@@ -14,18 +14,36 @@ from _common import section_args, write_result
 PY = sys.executable
 CLI = str(Path(PY).with_name("horde-users"))
 
-CASES: dict[str, list[str]] = {
-    "python -c pass (interpreter only)": [PY, "-c", "pass"],
-    "import horde_users": [PY, "-c", "import horde_users"],
-    "import horde_users.models": [PY, "-c", "import horde_users.models"],
-    "from horde_users import HordeUsers": [PY, "-c", "from horde_users import HordeUsers"],
-    "horde-users --help": [CLI, "--help"],
-    "import horde_sdk.ai_horde_api.apimodels": [PY, "-c", "import horde_sdk.ai_horde_api.apimodels"],
+# horde-sdk depends on logfire, which registers a pydantic plugin (entry point group "pydantic"): in
+# .venv-bench the first model any package defines imports logfire (~0.5 s). A clean install of
+# horde-users has no logfire, so our rows run with PYDANTIC_DISABLE_PLUGINS=__all__; horde-sdk is
+# timed as installed (it imports logfire itself anyway) and with plugins disabled.
+NO_PLUGINS = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+WITH_PLUGINS = {"PYDANTIC_DISABLE_PLUGINS": ""}
+
+CASES: dict[str, tuple[list[str], dict[str, str]]] = {
+    "python -c pass (interpreter only)": ([PY, "-c", "pass"], NO_PLUGINS),
+    "import horde_users": ([PY, "-c", "import horde_users"], NO_PLUGINS),
+    "import horde_users.models": ([PY, "-c", "import horde_users.models"], NO_PLUGINS),
+    "from horde_users import HordeUsers": ([PY, "-c", "from horde_users import HordeUsers"], NO_PLUGINS),
+    "horde-users --help": ([CLI, "--help"], NO_PLUGINS),
+    "import horde_users.models (logfire's pydantic plugin on)": (
+        [PY, "-c", "import horde_users.models"],
+        WITH_PLUGINS,
+    ),
+    "import horde_sdk.ai_horde_api.apimodels (pydantic plugins off)": (
+        [PY, "-c", "import horde_sdk.ai_horde_api.apimodels"],
+        NO_PLUGINS,
+    ),
+    "import horde_sdk.ai_horde_api.apimodels": (
+        [PY, "-c", "import horde_sdk.ai_horde_api.apimodels"],
+        WITH_PLUGINS,
+    ),
 }
 
 
-def run_once(argv: list[str]) -> float:
-    env = {**os.environ, "COLUMNS": "100"}
+def run_once(argv: list[str], extra_env: dict[str, str]) -> float:
+    env = {**os.environ, "COLUMNS": "100", **extra_env}
     start = time.perf_counter()
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
     elapsed = time.perf_counter() - start
@@ -34,19 +52,20 @@ def run_once(argv: list[str]) -> float:
     return elapsed
 
 
-def import_profile(module: str, top: int = 8) -> list[tuple[str, float]]:
-    """The slowest imports (cumulative seconds) under ``-X importtime``, the module itself excluded."""
+def import_profile(argv: list[str], top: int = 10) -> list[tuple[str, float]]:
+    """The slowest imports (cumulative seconds) under ``-X importtime``, top-level entries excluded."""
+    env = {**os.environ, "COLUMNS": "100", **NO_PLUGINS}
     proc = subprocess.run(
-        [PY, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=False
+        [PY, "-X", "importtime", *argv], capture_output=True, text=True, check=False, env=env
     )
     rows = []
     for line in proc.stderr.splitlines():
         parts = line.split("|")
         if len(parts) != 3 or "cumulative" in line:
             continue
-        name = parts[2].strip()
-        if name != module:
-            rows.append((name, int(parts[1]) / 1e6))
+        name = parts[2].rstrip()
+        if name.startswith("  "):  # nested: the top-level entries are the whole thing
+            rows.append((name.strip(), int(parts[1]) / 1e6))
     rows.sort(key=lambda row: row[1], reverse=True)
     return rows[:top]
 
@@ -54,19 +73,19 @@ def import_profile(module: str, top: int = 8) -> list[tuple[str, float]]:
 def main() -> None:
     args = section_args(__doc__ or "")
     runs = 3 if args.quick else 10
-    for argv in CASES.values():  # warm the page cache and the .pyc files
-        run_once(argv)
+    for argv, extra_env in CASES.values():  # warm the page cache and the .pyc files
+        run_once(argv, extra_env)
     samples: dict[str, list[float]] = {name: [] for name in CASES}
     for _ in range(runs):
-        for name, argv in CASES.items():
-            samples[name].append(run_once(argv))
+        for name, (argv, extra_env) in CASES.items():
+            samples[name].append(run_once(argv, extra_env))
     result = {
         "runs": runs,
         "samples_s": samples,
         "median_s": {name: statistics.median(values) for name, values in samples.items()},
         "min_s": {name: min(values) for name, values in samples.items()},
-        "importtime_horde_users_models": import_profile("horde_users.models"),
-        "importtime_horde_users_cli": import_profile("horde_users.cli"),
+        "importtime_horde_users_models": import_profile(["-c", "import horde_users.models"]),
+        "importtime_cli_help": import_profile([CLI, "--help"]),
     }
     write_result(args.out, result)
 

@@ -104,7 +104,9 @@ def run_section(name: str, quick: bool, workdir: Path) -> dict[str, Any]:
     argv = [str(BENCH_PY), str(HERE / f"bench_{name}.py"), "--out", str(out)]
     if quick:
         argv.append("--quick")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "", "BENCH_WORKDIR": str(workdir)}
+    # PYDANTIC_DISABLE_PLUGINS: see bench_import.py (logfire's plugin, installed with horde-sdk)
+    env = {**os.environ, "BENCH_WORKDIR": str(workdir), "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("AI_HORDE_URL", None)
     env.pop("AI_HORDE_API_KEY", None)
     started = time.perf_counter()
@@ -156,6 +158,9 @@ def main() -> None:
     print()
     print(text)
     if args.quick:
+        (VENV / "last_quick_results.json").write_text(
+            json.dumps({"meta": meta, "results": results}, indent=2)
+        )
         print("bench: --quick run, BENCHMARKS.md left as it was")
         return
     LAST.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
