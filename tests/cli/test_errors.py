@@ -123,3 +123,11 @@ def test_key_given_as_an_option_never_appears_in_errors(cli: Cli, closed_url: st
     result = cli("--api-key", key, "user", "modify", "3", "--kudos", "1", AI_HORDE_URL=closed_url)
     assert result.exit_code == 3
     assert key not in result.stdout + result.stderr
+
+
+def test_a_server_message_echoing_the_key_is_redacted(cli: Cli, canned: Callable[..., CannedServer]) -> None:
+    key = "echoedsecretkey1234567"
+    server = canned(403, {"message": f"key {key} may not do this", "rc": "NotModerator"})
+    result = cli("--api-key", key, "user", "modify", "3", "--trusted", AI_HORDE_URL=server.url)
+    assert result.exit_code == 1
+    assert one_error_line(result) == "error: NotModerator (403): key <redacted> may not do this"

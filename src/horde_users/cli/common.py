@@ -26,6 +26,10 @@ EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
 REDACTED = "<redacted>"
+ANONYMOUS_KEY = "0000000000"
+
+_secrets: set[str] = set()
+"""Keys this process has been given; every stderr line is scrubbed of them."""
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Settings:
         if not self._key_resolved:
             self._api_key = _resolve_api_key(self.api_key_option)
             self._key_resolved = True
+            if self._api_key and self._api_key != ANONYMOUS_KEY:
+                _secrets.add(self._api_key)
         return self._api_key
 
     @property
@@ -84,9 +90,9 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``<redacted>``."""
-    if secret:
+def redact(text: str) -> str:
+    """``text`` with every key this process was given replaced by ``<redacted>`` (longest first)."""
+    for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
 
@@ -100,9 +106,9 @@ def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
 
 
 def err(line: str) -> None:
-    """One plain line on stderr (no markup: server messages may contain brackets)."""
+    """One plain line on stderr, keys redacted (no markup: server messages may contain brackets)."""
     try:
-        sys.stderr.write(line.replace("\n", " ").rstrip() + "\n")
+        sys.stderr.write(redact(line.replace("\n", " ").rstrip()) + "\n")
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # stderr gone: nothing useful left to do
         pass
@@ -117,7 +123,7 @@ def open_client(settings: Settings) -> Iterator[HordeUsers]:
         yield client
 
 
-def describe_api_error(exc: Any, key: str | None) -> str:
+def describe_api_error(exc: Any) -> str:
     """``NotModerator (403): <message>``, ``400: field: reason``, ``429: rate limited, retry after N s``."""
     status = getattr(exc, "status_code", None)
     rc = getattr(exc, "rc", None)
@@ -137,7 +143,7 @@ def describe_api_error(exc: Any, key: str | None) -> str:
             text += f" ({message})"
     else:
         text = f"{status}: {message or 'no message'}"
-    return redact(text, key)
+    return redact(text)
 
 
 def _seconds(value: Any) -> str:
@@ -168,25 +174,24 @@ def handle_errors(settings: Settings, *, check: str | None = None) -> Iterator[N
 
     from horde_users import errors
 
-    key = settings._api_key
     try:
         yield
     except ValidationError as exc:
-        fail(redact(describe_validation_error(exc), key), EXIT_USAGE)
+        fail(describe_validation_error(exc), EXIT_USAGE)
     except errors.HordeError as exc:
         if exc.outcome_unknown:
-            what = describe_api_error(exc, key) if isinstance(exc, errors.HordeAPIError) else exc.message
-            fail(redact(f"outcome unknown: {what}", key), EXIT_UNREACHABLE, check or exc.outcome_hint)
+            what = describe_api_error(exc) if isinstance(exc, errors.HordeAPIError) else exc.message
+            fail(f"outcome unknown: {what}", EXIT_UNREACHABLE, check or exc.outcome_hint)
         if isinstance(exc, errors.HordeAPIError):
-            fail(describe_api_error(exc, key), EXIT_REFUSED)
+            fail(describe_api_error(exc), EXIT_REFUSED)
         if isinstance(exc, errors.HordeTimeoutError):
             fail(
-                redact(f"timed out talking to {settings.base_url}: {exc.message}", key),
+                f"timed out talking to {settings.base_url}: {exc.message}",
                 EXIT_UNREACHABLE,
                 "check the server and the network, or raise --timeout",
             )
         fail(
-            redact(f"cannot reach {settings.base_url}: {exc.message}", key),
+            f"cannot reach {settings.base_url}: {exc.message}",
             EXIT_UNREACHABLE,
             "check --url / AI_HORDE_URL and that the server is running",
         )
