@@ -173,7 +173,12 @@ class EdgeMiddleware:
         method: str = scope["method"]
         info = _Request(scope)
         decision: RateLimitDecision | None = None
-        if route is not None and route.limit is not None and method in route.limited_methods and self.limiter:
+        if (
+            route is not None
+            and route.limit is not None
+            and method in route.limited_methods
+            and self.limiter is not None
+        ):
             key = await self._bucket_key(scope, route, method, info)
             decision = self.limiter.hit(key, route.limit)
 
