@@ -1,6 +1,6 @@
 """Bad input never yields a 5xx: a property-based run against a sandbox on a real port, plus explicit cases.
 
-Hypothesis generates a few hundred requests per endpoint (``HORDE_USERS_FUZZ_EXAMPLES``, default 300):
+Hypothesis generates a few hundred requests per endpoint (``HORDE_USERS_FUZZ_EXAMPLES``, default 250):
 arbitrary page/sort queries, arbitrary path text (unicode, percent signs, huge numbers), JSON-ish and raw
 bodies under arbitrary content types, arbitrary ``apikey`` headers, and test-user payloads. Every reply must
 be below 500, JSON, carry the §1.5 headers, and every 4xx must have exactly one of the body shapes of
@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-MAX_EXAMPLES = int(os.environ.get("HORDE_USERS_FUZZ_EXAMPLES", "300"))
+MAX_EXAMPLES = int(os.environ.get("HORDE_USERS_FUZZ_EXAMPLES", "250"))
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
@@ -142,6 +142,7 @@ MODIFY_KEYS = [
 ]
 TEST_USER_KEYS = ["alias", "api_key", "created", "kudos", "moderator", "trusted", "user_id", "username"]
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+PG_ENV = "HORDE_USERS_TEST_POSTGRES_URL"
 SENTINEL_KEY = f"sentinel-{uuid.uuid4().hex}"
 """An unknown API key no reply may ever repeat (except find_user's 404 message, §8)."""
 HEX_RUN = re.compile(r"[0-9a-f]{64,}")
@@ -203,12 +204,14 @@ OTHER_TYPES = [
 class Target:
     """A running sandbox, a client for it, and the secrets it must never repeat."""
 
-    client: httpx.Client
+    client: httpx.Client = field(repr=False)
     port: int
-    keys: dict[str, str]  # role -> API key
+    keys: dict[str, str] = field(repr=False)  # role -> API key; never shown in a failure report
     ids: dict[str, int]
-    secrets: set[str] = field(default_factory=set)
-    shared_key: str | None = None
+    secrets: set[str] = field(default_factory=set, repr=False)
+    shared_key: str | None = field(default=None, repr=False)
+    passkey: str | None = field(default=None, repr=False)
+    """Bob's proxy passkey: shown only to moderators (level 2) and in the PUT that issued it."""
 
 
 def _start(**options: Any) -> Iterator[tuple[Any, httpx.Client, int]]:
@@ -221,41 +224,99 @@ def _start(**options: Any) -> Iterator[tuple[Any, httpx.Client, int]]:
             yield sandbox, client, url.port
 
 
-def _seeded() -> Iterator[Target]:
-    """A sandbox with rate limits off, the test-user endpoint off, and four seeded users (ids 1 to 4)."""
-    for sandbox, client, port in _start(rate_limits=False, test_user_endpoint=False):
-        users = {
-            "admin": sandbox.create_user("fuzz_admin", admin=True, moderator=True, trusted=True),
-            "moderator": sandbox.create_user("fuzz_mod", moderator=True, trusted=True),
-            "alice": sandbox.create_user("fuzz_alice"),
-            "bob": sandbox.create_user("fuzz_bob"),
-        }
-        keys = {role: user.api_key for role, user in users.items()}
-        ids = {role: int(user.id) for role, user in users.items()}
-        assert sorted(ids.values()) == [1, 2, 3, 4]
-        fuzz = Target(client=client, port=port, keys=keys, ids=ids, secrets=set(keys.values()))
-        create_shared_key = getattr(sandbox, "create_shared_key", None)
-        if create_shared_key is not None:
-            shared = create_shared_key(users["bob"].alias, "fuzz")
-            fuzz.shared_key = str(getattr(shared, "key", getattr(shared, "id", shared)))
-        yield fuzz
+def _database(kind: str) -> Iterator[str | None]:
+    """None (a fresh SQLite file) or a PostgreSQL URL on a fresh schema, dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set")
+    import sqlalchemy
+
+    schema = f"hu_fuzz_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _seeded(kind: str) -> Iterator[Target]:
+    """Rate limits and the test-user endpoint off; ids 1-4: an admin (also moderator), a moderator, alice
+    (with a contact and an admin comment) and bob (a service account with a proxy passkey, a shared key)."""
+    for database in _database(kind):
+        for sandbox, client, port in _start(database=database, rate_limits=False, test_user_endpoint=False):
+            users = {
+                "admin": sandbox.create_user("fuzz_admin", admin=True, moderator=True, trusted=True),
+                "moderator": sandbox.create_user("fuzz_mod", moderator=True, trusted=True),
+                "alice": sandbox.create_user("fuzz_alice"),
+                "bob": sandbox.create_user("fuzz_bob", service=True),
+            }
+            keys = {role: user.api_key for role, user in users.items()}
+            ids = {role: int(user.id) for role, user in users.items()}
+            assert sorted(ids.values()) == [1, 2, 3, 4]
+            fuzz = Target(client=client, port=port, keys=keys, ids=ids, secrets=set(keys.values()))
+            fuzz.shared_key = str(sandbox.create_shared_key(users["bob"].alias, "fuzz"))
+            response = client.put(
+                f"/api/v2/users/{ids['alice']}",
+                headers={"apikey": keys["admin"]},
+                json={"contact": "alice@example.org", "admin_comment": "keep an eye on alice"},
+            )
+            assert response.status_code == 200, response.text
+            response = client.put(
+                f"/api/v2/users/{ids['bob']}",
+                headers={"apikey": keys["bob"]},
+                json={"generate_proxy_passkey": True},
+            )
+            assert response.status_code == 200, response.text
+            fuzz.passkey = response.json()["proxy_passkey"]
+            yield fuzz
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """Seeded users whose roles stay as seeded, on SQLite and PostgreSQL: the explicit cases."""
+    yield from _seeded(request.param)
 
 
 @pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
-    """Seeded users whose roles stay as seeded: read-only fuzzing and the explicit cases."""
-    yield from _seeded()
+def read_target() -> Iterator[Target]:
+    """Seeded users for the read-only fuzzing (list, single user, find_user)."""
+    yield from _seeded("sqlite")
 
 
 @pytest.fixture(scope="module")
 def mutable_target() -> Iterator[Target]:
     """Seeded users for the PUT and DELETE fuzzing, which changes roles, names and deletions at random."""
-    yield from _seeded()
+    yield from _seeded("sqlite")
 
 
 @pytest.fixture(scope="module")
-def test_user_target() -> Iterator[Target]:
-    """A separate sandbox for the test-user endpoint (its upserts rotate keys), rate limits off."""
+def pg_mutable_target() -> Iterator[Target]:
+    """The same on PostgreSQL (skips without it)."""
+    yield from _seeded("postgres")
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def test_user_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """A sandbox serving the test-user endpoint (its upserts rotate keys), rate limits off."""
+    for database in _database(request.param):
+        for _, client, port in _start(database=database, rate_limits=False, test_user_endpoint=True):
+            yield Target(client=client, port=port, keys={}, ids={})
+
+
+@pytest.fixture(scope="module")
+def upsert_target() -> Iterator[Target]:
+    """A test-user sandbox of its own for the fuzzing, whose upserts :data:`UPSERTS` tracks."""
     for _, client, port in _start(rate_limits=False, test_user_endpoint=True):
         yield Target(client=client, port=port, keys={}, ids={})
 
@@ -263,10 +324,13 @@ def test_user_target() -> Iterator[Target]:
 # ------------------------------------------------------------------------------------- reply checking
 
 
-def check_reply(fuzz: Target, response: httpx.Response, *, echo_ok: str | None = None) -> Any:
+def check_reply(
+    fuzz: Target, response: httpx.Response, *, echo_ok: str | None = None, passkey_ok: bool = False
+) -> Any:
     """The checks every reply passes; returns its JSON body.
 
-    ``echo_ok`` is the one message that may quote the sentinel key (find_user's 404, §8).
+    ``echo_ok`` is the one message that may quote the sentinel key (find_user's 404, §8); ``passkey_ok``
+    says the reply may show bob's proxy passkey (a moderator's view of bob).
     """
     where = f"{response.request.method} {response.request.url.raw_path.decode('ascii', 'replace')[:200]}"
     assert response.status_code < 500, f"{where} -> {response.status_code} {response.text[:500]!r}"
@@ -285,6 +349,8 @@ def check_reply(fuzz: Target, response: httpx.Response, *, echo_ok: str | None =
     text = response.text + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
     for secret in fuzz.secrets:
         assert secret not in text, f"{where} -> {response.status_code}: the reply repeats an API key"
+    if fuzz.passkey and not passkey_ok:
+        assert fuzz.passkey not in text, f"{where} -> {response.status_code}: the reply shows a proxy passkey"
     if SENTINEL_KEY in text:
         assert echo_ok is not None, f"{where} -> {response.status_code}: the reply repeats the sent apikey"
         assert isinstance(body, dict), where
@@ -596,6 +662,42 @@ def user_path(text: str) -> str:
     return "/api/v2/users/" + quote(text, safe="")
 
 
+LEVEL1_KEYS = {"worker_ids", "sharedkey_ids", "active_generations", "vpn", "special", "contact"}
+LEVEL2_KEYS = {"evaluating_kudos", "monthly_kudos", "suspicious", "admin_comment", "proxy_passkey"}
+LIST_NULLS = ["evaluating_kudos", "sharedkey_ids", "vpn", "special", "suspicious", "contact", "admin_comment"]
+LIST_NULLS.append("proxy_passkey")
+
+
+def privilege(fuzz: Target, key: str | None, target_id: int | None) -> int:
+    """§5.1 for GET /users/{id}: 2 for a moderator's key, 1 for the target's own key, else 0."""
+    if not key:
+        return 0
+    if key in (fuzz.keys["admin"], fuzz.keys["moderator"]):
+        return 2
+    owner = 0 if key == "0000000000" else next((fuzz.ids[r] for r, k in fuzz.keys.items() if k == key), None)
+    return 1 if owner is not None and owner == target_id else 0
+
+
+def check_view(fuzz: Target, body: dict[str, Any], level: int) -> None:
+    """Exactly the fields of a privilege level (§5.2): none above it, the always-shown ones at it."""
+    user_id = body["id"]
+    hidden = set() if level == 2 else set(LEVEL2_KEYS)
+    if level == 0:
+        hidden |= LEVEL1_KEYS - ({"worker_ids"} if user_id == 0 else set())  # Anonymous has public workers
+    shown = sorted(hidden & set(body))
+    assert not shown, f"user {user_id} at level {level} shows {shown}"
+    required = {"worker_ids", "sharedkey_ids", "vpn", "special"} if level >= 1 else set()
+    if level == 2:
+        required |= {"evaluating_kudos", "monthly_kudos", "suspicious"}
+    if user_id == fuzz.ids["alice"]:
+        required |= {"contact"} if level >= 1 else set()
+        required |= {"admin_comment"} if level == 2 else set()
+    if user_id == fuzz.ids["bob"] and level == 2:
+        required.add("proxy_passkey")
+    missing = sorted(required - set(body))
+    assert not missing, f"user {user_id} at level {level} lacks {missing}"
+
+
 # ------------------------------------------------------------------------------------ property tests
 
 
@@ -614,8 +716,10 @@ def user_path(text: str) -> str:
     sort=st.one_of(st.none(), st.sampled_from(["kudos", "age", "Age", "KUDOS", "", "id"]), any_text),
     apikey=apikey_choice,
 )
-def test_list_users_any_query(target: Target, pages: list[str], sort: str | None, apikey: str) -> None:
-    """GET /users: 200 for any page int() reads (§4.1), else 400 shape (b) with the §3.2 message."""
+def test_list_users_any_query(read_target: Target, pages: list[str], sort: str | None, apikey: str) -> None:
+    """GET /users: 200 for any page int() reads (§4.1), else 400 shape (b) with the §3.2 message; the
+    public view only (§2.1), in order."""
+    target = read_target
     params = [("page", page) for page in pages]
     if sort is not None:
         params.append(("sort", sort))
@@ -645,6 +749,11 @@ def test_list_users_any_query(target: Target, pages: list[str], sort: str | None
     assert len(body) <= 25
     for user in body:
         assert list(user) == USER_KEYS, f"list item keys {list(user)}"
+        private = {k: user[k] for k in LIST_NULLS if user[k] is not None}
+        assert not private, f"list item {user['id']} shows non-public values {private}"
+        assert user["active_generations"] == {}
+        assert user["monthly_kudos"] == {}
+        assert (user["worker_ids"] is None) == (user["id"] != 0), f"worker_ids of {user['id']}"
     if sort == "age":
         order = [user["id"] for user in body]  # creation order is id order here
         assert order == sorted(order), f"sort=age: ids {order}"
@@ -655,11 +764,15 @@ def test_list_users_any_query(target: Target, pages: list[str], sort: str | None
 
 @FUZZ
 @given(text=path_text, apikey=apikey_choice)
-def test_get_user_any_path(target: Target, text: str, apikey: str) -> None:
-    """GET /users/{id}: the digit check, then the key, then the lookup (§4.2), with their exact bodies."""
+def test_get_user_any_path(read_target: Target, text: str, apikey: str) -> None:
+    """GET /users/{id}: the digit check, then the key, then the lookup (§4.2), with their exact bodies,
+    and exactly the fields of the caller's privilege level (§5)."""
+    target = read_target
     headers, key = apikey_header(target, apikey)
+    level = privilege(target, key, python_int(text) if is_ascii_digits(text) else None)
+    show_passkey = level == 2 and is_ascii_digits(text) and int(text) == target.ids["bob"]
     response = target.client.get(user_path(text), headers=headers)
-    body = check_reply(target, response)
+    body = check_reply(target, response, passkey_ok=show_passkey)
     if "/" in text and response.status_code == 404 and body == {"message": "Not Found"}:
         return  # a decoded "/" makes the path match no route (shape h)
     if not is_ascii_digits(text):
@@ -670,17 +783,13 @@ def test_get_user_any_path(target: Target, text: str, apikey: str) -> None:
         assert response.status_code == 200, f"{text!r}: {response.status_code} {body!r}"
         assert body["id"] == int(text)
         assert [k for k in USER_KEYS if k in body] == list(body), f"keys out of order: {list(body)}"
+        check_view(target, body, level)
     else:
         assert_error(response, body, 404, not_found(text), "no such user")
 
 
-@FUZZ
-@given(text=path_text, apikey=apikey_choice, payload=put_body())
-def test_put_user_any_input(
-    mutable_target: Target, text: str, apikey: str, payload: tuple[str | None, bytes]
-) -> None:
+def put_case(target: Target, text: str, apikey: str, payload: tuple[str | None, bytes]) -> None:
     """PUT /users/{id}: body first (shapes e, b), then lookup, key, operations (§4.3), never a 5xx."""
-    target = mutable_target
     content_type, raw = payload
     headers, key = apikey_header(target, apikey)
     if content_type is not None:
@@ -724,11 +833,8 @@ def test_put_user_any_input(
         assert body.get("rc") in allowed.get(response.status_code, set()), f"{response.status_code} {body!r}"
 
 
-@FUZZ
-@given(text=path_text, apikey=apikey_choice)
-def test_delete_user_any_path(mutable_target: Target, text: str, apikey: str) -> None:
+def delete_case(target: Target, text: str, apikey: str) -> None:
     """DELETE /users/{id}: digit check, key, lookup, missing key (sandbox 400, §10), then §7 (§4.4)."""
-    target = mutable_target
     headers, key = apikey_header(target, apikey)
     response = target.client.delete(user_path(text), headers=headers)
     body = check_reply(target, response)
@@ -751,9 +857,45 @@ def test_delete_user_any_path(mutable_target: Target, text: str, apikey: str) ->
 
 
 @FUZZ
+@given(text=path_text, apikey=apikey_choice, payload=put_body())
+def test_put_user_any_input(
+    mutable_target: Target, text: str, apikey: str, payload: tuple[str | None, bytes]
+) -> None:
+    """PUT /users/{id} with any path text, key, body and content type (see :func:`put_case`)."""
+    put_case(mutable_target, text, apikey, payload)
+
+
+@FUZZ
+@given(text=path_text, apikey=apikey_choice)
+def test_delete_user_any_path(mutable_target: Target, text: str, apikey: str) -> None:
+    """DELETE /users/{id} with any path text and key (see :func:`delete_case`)."""
+    delete_case(mutable_target, text, apikey)
+
+
+@pytest.mark.postgres
+@settings(FUZZ, max_examples=max(MAX_EXAMPLES // 3, 20))
+@given(
+    text=path_text,
+    apikey=apikey_choice,
+    payload=put_body(),
+    delete=st.integers(min_value=0, max_value=3).map(lambda n: n == 0),
+)
+def test_put_and_delete_on_postgres(
+    pg_mutable_target: Target, text: str, apikey: str, payload: tuple[str | None, bytes], delete: bool
+) -> None:
+    """The PUT and DELETE fuzzing on PostgreSQL, whose types and text rules are stricter than SQLite's."""
+    if delete:
+        delete_case(pg_mutable_target, text, apikey)
+    else:
+        put_case(pg_mutable_target, text, apikey, payload)
+
+
+@FUZZ
 @given(apikey=apikey_choice, shared_form=st.sampled_from(["canonical", "upper", "bare"]))
-def test_find_user_any_key(target: Target, apikey: str, shared_form: str) -> None:
-    """GET /find_user: 401 without a key, the owner for a key or shared key, else a 404 echoing it (§8)."""
+def test_find_user_any_key(read_target: Target, apikey: str, shared_form: str) -> None:
+    """GET /find_user: 401 without a key, the owner (level 1) for a key, the shared key's owner (level 0),
+    else a 404 echoing the key (§8)."""
+    target = read_target
     headers, key = apikey_header(target, apikey)
     if apikey == "<shared>" and target.shared_key is not None:
         form = {"canonical": str, "upper": str.upper, "bare": lambda k: k.replace("-", "")}[shared_form]
@@ -768,15 +910,17 @@ def test_find_user_any_key(target: Target, apikey: str, shared_form: str) -> Non
         assert response.status_code == 200, f"{response.status_code} {body!r}"
         owner = 0 if key == "0000000000" else target.ids[next(r for r, k in target.keys.items() if k == key)]
         assert body["id"] == owner
+        check_view(target, body, 1)
     elif apikey == "<shared>" and target.shared_key is not None:
         assert response.status_code == 200, f"shared key ({shared_form}): {response.status_code} {body!r}"
         assert body["id"] == target.ids["bob"]
         assert body["username"] == "fuzz_bob#4 (Shared Key: fuzz)"
+        check_view(target, body, 0)
     else:
         assert_error(response, body, 404, {"message": message, "rc": "UserNotFound"}, "unknown key")
 
 
-testuser_object = st.lists(
+upsert_object = st.lists(
     st.sampled_from(["username", "oauth_id", "moderator", "trusted", "kudos", "other"]),
     max_size=5,
     unique=True,
@@ -810,10 +954,10 @@ class UpsertState:
     users: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
 
-TEST_USER_STATE = UpsertState()
+UPSERTS = UpsertState()
 
 
-def testuser_verdict(content_type: str | None, raw: bytes | None) -> tuple[str | None, dict[str, Any]]:
+def upsert_verdict(content_type: str | None, raw: bytes | None) -> tuple[str | None, dict[str, Any]]:
     """§9 step 4 and its error order: (error message or None, the effective payload)."""
     payload: Any = {}
     if raw is not None and is_json_type(content_type):
@@ -840,23 +984,21 @@ def testuser_verdict(content_type: str | None, raw: bytes | None) -> tuple[str |
 @FUZZ
 @given(
     kind=st.sampled_from(["object"] * 6 + ["value", "raw", "none"]),
-    obj=testuser_object,
+    obj=upsert_object,
     value=json_value,
     raw=st.binary(max_size=40),
     content_type=st.sampled_from(JSON_TYPES * 3 + OTHER_TYPES),
-    forwarded=st.booleans(),
 )
 def test_test_user_any_payload(
-    test_user_target: Target,
+    upsert_target: Target,
     kind: str,
     obj: dict[str, Any],
     value: Any,
     raw: bytes,
     content_type: str | None,
-    forwarded: bool,
 ) -> None:
     """POST /dev/test-user (§9): error order, defaults, upsert by oauth_id, the reply's keys and values."""
-    fuzz = test_user_target
+    fuzz = upsert_target
     body_bytes = {
         "object": json.dumps(obj).encode(),
         "value": json.dumps(value).encode(),
@@ -866,11 +1008,9 @@ def test_test_user_any_payload(
     headers: dict[str, str] = {}
     if content_type is not None and body_bytes is not None:
         headers["Content-Type"] = content_type
-    if forwarded:
-        headers["X-Forwarded-For"] = "203.0.113.9"  # not trusted for the loopback check
     response = fuzz.client.post("/api/v2/dev/test-user", headers=headers, content=body_bytes)
     body = check_reply(fuzz, response)
-    error, payload = testuser_verdict(headers.get("Content-Type"), body_bytes)
+    error, payload = upsert_verdict(headers.get("Content-Type"), body_bytes)
     if error is not None:
         assert_error(response, body, 400, {"message": error}, f"payload {body_bytes!r:.200}")
         return
@@ -878,7 +1018,7 @@ def test_test_user_any_payload(
         return  # the profanity list is the sandbox's own (§6.4)
     oauth_id = sanitise(payload.get("oauth_id", "ci_test_user"))
     name = sanitise(payload.get("username", "test_user"))
-    known = TEST_USER_STATE.users.get(oauth_id)
+    known = UPSERTS.users.get(oauth_id)
     expected_status = 200 if known else 201
     assert response.status_code == expected_status, f"oauth_id {oauth_id!r}: {response.status_code} {body!r}"
     assert list(body) == TEST_USER_KEYS, f"keys {list(body)}"
@@ -903,7 +1043,7 @@ def test_test_user_any_payload(
     expected_kudos = kudos if kudos is not None else (known[1] if known else None)
     if expected_kudos is not None and expected_kudos < 2**53:
         assert body["kudos"] == expected_kudos
-    TEST_USER_STATE.users[oauth_id] = (user_id, body["kudos"])
+    UPSERTS.users[oauth_id] = (user_id, body["kudos"])
 
 
 # ------------------------------------------------------------------------------------- explicit cases
@@ -1231,3 +1371,42 @@ def test_test_user_errors(test_user_target: Target, payload: bytes, message: str
         "/api/v2/dev/test-user", headers={"Content-Type": "application/json"}, content=payload
     )
     assert_error(response, check_reply(test_user_target, response), 400, {"message": message}, "test-user")
+
+
+def test_test_user_ignores_x_forwarded_for(test_user_target: Target) -> None:
+    """§9 step 3: the socket peer decides (loopback here); X-Forwarded-For is not trusted, either way."""
+    for forwarded in ("203.0.113.9", "127.0.0.1", "10.0.0.1, 203.0.113.9"):
+        response = test_user_target.client.post(
+            "/api/v2/dev/test-user",
+            headers={"X-Forwarded-For": forwarded},
+            json={"username": "xff_user", "oauth_id": "xff_oauth", "kudos": 7},
+        )
+        body = check_reply(test_user_target, response)
+        assert response.status_code in (200, 201), (
+            f"X-Forwarded-For {forwarded}: {response.status_code} {body!r}"
+        )
+        test_user_target.secrets.add(body["api_key"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v2/users", "/api/v2/users/1", "/api/v2/find_user", "/api/v2/status/heartbeat"]
+)
+def test_head_is_served_where_allow_lists_it(target: Target, path: str) -> None:
+    """§1.5: the GET routes list HEAD in ``Allow``, so HEAD answers like GET (same status), without a body."""
+    headers = {"apikey": target.keys["alice"]}
+    get = target.client.get(path, headers=headers)
+    head = target.client.head(path, headers=headers)
+    assert get.status_code == 200, f"GET {path}: {get.status_code}"
+    assert head.status_code == get.status_code, f"HEAD {path}: {head.status_code} (GET: {get.status_code})"
+    assert head.content == b"", f"HEAD {path} sent a body"
+
+
+def test_test_user_kudos_has_no_upper_limit(test_user_target: Target) -> None:
+    """§9: ``kudos`` is any integer >= 0 (or null); its only errors are the listed ones (no maximum)."""
+    response = test_user_target.client.post(
+        "/api/v2/dev/test-user", json={"username": "rich", "oauth_id": "rich_oauth", "kudos": 10**16}
+    )
+    body = check_reply(test_user_target, response)
+    assert response.status_code in (200, 201), f"kudos 10**16: {response.status_code} {body!r}"
+    assert body["kudos"] == 10**16
+    test_user_target.secrets.add(body["api_key"])
