@@ -121,3 +121,16 @@ def test_default_database_is_a_file_in_the_current_directory(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["alias"] == "carol#1"
     assert (tmp_path / "horde-users-sandbox.db").exists()
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_credentials() -> None:
+    bad_url = invoke("sandbox", "create-user", "x", "--database", "nosuchdialect://db")
+    assert bad_url.exit_code == 2
+    assert bad_url.stderr.startswith("error: --database: cannot open nosuchdialect://db")
+    unreachable = "postgresql+psycopg://someone:hunter2@127.0.0.1:1/db"
+    for args in (("create-user", "x"), ("serve", "--port", "0")):
+        result = invoke("sandbox", *args, "--database", unreachable)
+        assert result.exit_code == 3, result.output
+        assert "error: --database: cannot open postgresql+psycopg://127.0.0.1:1/db" in result.stderr
+        assert "hunter2" not in result.output
+        assert "Traceback" not in result.output

@@ -5,12 +5,13 @@ The sandbox (FastAPI, uvicorn, SQLAlchemy) is imported inside each command, neve
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
-from horde_users.cli.common import EXIT_USAGE, fail, settings_of
+from horde_users.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, fail, settings_of
 
 sandbox_app = typer.Typer(help="Run and seed a local sandbox server.", no_args_is_help=True)
 
@@ -65,7 +66,13 @@ def serve(
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)
     except OSError as exc:
-        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", 3)
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_UNREACHABLE)
+    except Exception as exc:
+        _database_failure(database, exc)
+    except SystemExit as exc:  # uvicorn exits when it cannot bind (it has logged why)
+        if exc.code not in (0, None):
+            fail(f"cannot serve on {host}:{port} (address in use or not available)", EXIT_UNREACHABLE)
+        raise
 
 
 def _read_words(path: Path) -> list[str]:
@@ -77,9 +84,25 @@ def _read_words(path: Path) -> list[str]:
 
 
 def _describe(database: str) -> str:
+    """The database for messages: a URL without its credentials, or the absolute file path."""
     if "://" in database:
-        return database.split("@")[-1] if "@" in database else database  # no credentials
+        return _describe_text(database)
     return str(Path(database).expanduser().resolve())
+
+
+def _database_failure(database: str, exc: Exception) -> NoReturn:
+    """A database that cannot be opened: a bad URL or missing driver (2), or unreachable (3)."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    if not isinstance(exc, SQLAlchemyError):
+        raise exc
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    code = EXIT_USAGE if isinstance(exc, ArgumentError) else EXIT_UNREACHABLE
+    fail(f"--database: cannot open {_describe(database)}: {_describe_text(first)}", code)
+
+
+def _describe_text(text: str) -> str:
+    return re.sub(r"//[^/@\s]*@", "//", text)
 
 
 def _store(database: str) -> Any:
@@ -88,7 +111,7 @@ def _store(database: str) -> Any:
     try:
         return SandboxStore(database)
     except Exception as exc:  # a bad URL, a missing driver, an unreachable database
-        fail(f"--database: cannot open {_describe(database)}: {exc}", EXIT_USAGE)
+        _database_failure(database, exc)
 
 
 @sandbox_app.command("create-user")
