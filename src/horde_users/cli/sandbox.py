@@ -94,6 +94,8 @@ def _database_failure(database: str, exc: Exception) -> NoReturn:
     """A database that cannot be opened: a bad URL or missing driver (2), or unreachable (3)."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    if isinstance(exc, ImportError):  # a driver that is not installed
+        fail(f"--database: {exc} (PostgreSQL needs: pip install 'horde-users[postgres]')", EXIT_USAGE)
     if not isinstance(exc, SQLAlchemyError):
         raise exc
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
