@@ -51,14 +51,32 @@ def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def roles(sandbox: Sandbox, http: httpx.Client) -> Roles:
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[tuple[Sandbox, httpx.Client]]:
+    """One sandbox for a whole module (tests that only touch their own fresh users share it)."""
+    with Sandbox(test_user_endpoint=True) as sb, httpx.Client(base_url=sb.url, timeout=30) as client:
+        yield sb, client
+
+
+def _seed_roles(sandbox: Sandbox, http: httpx.Client) -> Roles:
     admin = sandbox.create_user("admin", admin=True)
     mod = sandbox.create_user("mod", moderator=True)
     alice = sandbox.create_user("alice", kudos=100)
     bob = sandbox.create_user("bob", kudos=100)
     adminmod = sandbox.create_user("adminmod", admin=True, moderator=True)
     return Roles(sandbox, http, admin, mod, alice, bob, adminmod)
+
+
+@pytest.fixture
+def roles(shared_sandbox: tuple[Sandbox, httpx.Client]) -> Roles:
+    """Five fresh users in the module's shared sandbox (ids differ between tests)."""
+    return _seed_roles(*shared_sandbox)
+
+
+@pytest.fixture
+def fresh_roles(sandbox: Sandbox, http: httpx.Client) -> Roles:
+    """The same five users as ids 1..5 of a sandbox of their own (for tests that change global state)."""
+    return _seed_roles(sandbox, http)
 
 
 @pytest.fixture

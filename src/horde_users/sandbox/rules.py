@@ -455,7 +455,9 @@ def _check_member(schema: FieldSchema, value: Any, sanitise: Any) -> str | None:
     if not _type_ok(value, schema.type):
         return f"{value!r} is not of type '{schema.type}'"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if schema.minimum is not None and (value < schema.minimum or math.isnan(value)):
+        if isinstance(value, float) and math.isnan(value):
+            return f"{value!r} is not of type '{schema.type}'"
+        if schema.minimum is not None and value < schema.minimum:
             return f"{value!r} is less than the minimum of {schema.minimum!r}"
         if schema.maximum is not None and value > schema.maximum:
             return f"{value!r} is greater than the maximum of {schema.maximum!r}"

@@ -28,6 +28,7 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         loop="asyncio",
         http="h11",
         ws="none",
+        proxy_headers=False,
     )
 
 
