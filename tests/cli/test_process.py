@@ -23,12 +23,13 @@ def run(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subp
 
 
 def imported_modules(*cli_args: str, env: dict[str, str] | None = None) -> set[str]:
-    """Top-level packages a CLI run imported (from ``-X importtime``)."""
+    """Modules a CLI run imported, and their top-level packages (from ``-X importtime``)."""
     result = run("-X", "importtime", "-m", "horde_users", *cli_args, env=env)
     names = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+            name = line.rsplit("|", 1)[1].strip()
+            names.update((name, name.split(".")[0]))
     return names
 
 
@@ -36,13 +37,17 @@ def test_help_does_not_import_the_server_stack() -> None:
     modules = imported_modules("--help")
     assert "horde_users" in modules and "typer" in modules
     assert not modules & set(HEAVY)
-    assert "httpx" not in modules and "pydantic" not in modules
+    assert "httpx" not in modules and "pydantic" not in modules and "horde_users.client" not in modules
 
 
 def test_client_commands_do_not_import_the_server_stack(seeded: Seeded) -> None:
-    modules = imported_modules("user", "show", str(seeded.alice.id), env={"AI_HORDE_URL": seeded.url})
-    assert "httpx" in modules
-    assert not modules & set(HEAVY)
+    env = {"AI_HORDE_URL": seeded.url}
+    table = imported_modules("user", "show", str(seeded.alice.id), env=env)
+    assert "httpx" in table and "horde_users.cli.tables" in table
+    assert not table & set(HEAVY)
+    as_json = imported_modules("--json", "user", "show", str(seeded.alice.id), env=env)
+    assert "httpx" in as_json
+    assert not as_json & {*HEAVY, "horde_users.cli.tables"}  # scripts do not load the tables
     for group in (("user", "--help"), ("sandbox", "--help"), ("user", "modify", "--help")):
         assert not imported_modules(*group) & set(HEAVY)
 

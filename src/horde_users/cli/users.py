@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Optional
 
 import typer
@@ -18,6 +19,7 @@ from horde_users.cli.common import (
     open_client,
     settings_of,
 )
+from horde_users.endpoints import USERS_PER_PAGE
 
 user_app = typer.Typer(help="Show, list, modify, delete and undelete users.", no_args_is_help=True)
 
@@ -53,12 +55,14 @@ def _settings(ctx: typer.Context, json_: bool = False, show_secrets: bool = Fals
 
 
 def _show_user(settings: Settings, user: Any) -> None:
-    from horde_users.cli import output
-
     if settings.json:
-        output.print_json(output.dump(user))
-    else:
-        output.console().print(output.user_table(user, show_secrets=settings.show_secrets))
+        from horde_users.cli.output import dump, print_json
+
+        print_json(dump(user))
+        return
+    from horde_users.cli import tables
+
+    tables.console().print(tables.user_table(user, show_secrets=settings.show_secrets))
 
 
 def whoami(ctx: typer.Context, json_: JsonOption = False, show_secrets: SecretsOption = False) -> None:
@@ -101,76 +105,81 @@ def list_users(
     json_: JsonOption = False,
 ) -> None:
     """List users by kudos or age. --json: one array; with --all, one object per line."""
-    from horde_users.cli import output
-
     settings = _settings(ctx, json_)
     with handle_errors(settings), open_client(settings) as client:
-        if not all_ and limit is None:
-            users: Any = client.list_users(page=page, sort=sort.value)
-            if settings.json:
-                output.print_json([output.dump(u) for u in users])
-            else:
-                rows = output.UserRows(output.console())
-                rows.add(users)
-                rows.finish()
-            return
-        iterator = client.iter_users(sort=sort.value, start_page=page, limit=limit)
-        if not all_:  # --limit without --all: a bounded list, printed like one page
-            collected = list(iterator)
-            if settings.json:
-                output.print_json([output.dump(u) for u in collected])
-            else:
-                rows = output.UserRows(output.console())
-                rows.add(collected)
-                rows.finish()
-            return
-        _stream(settings, iterator)
+        if all_:
+            _stream(settings, client.iter_users(sort=sort.value, start_page=page, limit=limit))
+        elif limit is None:
+            _print_users(settings, client.list_users(page=page, sort=sort.value))
+        else:  # --limit without --all: a bounded list, printed like one page
+            _print_users(settings, list(client.iter_users(sort=sort.value, start_page=page, limit=limit)))
 
 
-def _stream(settings: Settings, iterator: Any) -> None:
-    """--all: print each page as it arrives; a progress line on stderr only when it is a terminal."""
-    from horde_users.cli import output
+def _print_users(settings: Settings, users: Iterable[Any]) -> None:
+    """One page (or a bounded list): a JSON array, or a table."""
+    if settings.json:
+        from horde_users.cli.output import dump, print_json
 
-    rows = output.UserRows(output.console())
+        print_json([dump(user) for user in users])
+        return
+    from horde_users.cli import tables
+
+    rows = tables.UserRows(tables.console())
+    rows.add(users)
+    rows.finish()
+
+
+def _stream(settings: Settings, users: Iterator[Any]) -> None:
+    """--all: print each page as it arrives (JSON lines, or table rows); progress on stderr if a terminal."""
+    from horde_users.cli.output import dump, print_json, stderr_is_terminal
+
+    rows: Any = None
+    if not settings.json:
+        from horde_users.cli import tables
+
+        rows = tables.UserRows(tables.console())
     batch: list[Any] = []
 
     def flush() -> None:
-        if settings.json:
+        if rows is None:
             for user in batch:
-                output.print_json(output.dump(user), lines=True)
+                print_json(dump(user), lines=True)
         else:
             rows.add(batch)
         batch.clear()
 
-    progress = None
-    task = None
-    if output.stderr_is_terminal():
-        from rich.console import Console
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            console=Console(stderr=True),
-            transient=True,
-            redirect_stdout=sys.stdout.isatty(),
-            redirect_stderr=False,
-        )
-        task = progress.add_task("fetching users", total=None)
-        progress.start()
+    progress = _progress() if stderr_is_terminal() else None
     try:
-        for fetched, user in enumerate(iterator, start=1):
+        for fetched, user in enumerate(users, start=1):
             batch.append(user)
-            if len(batch) == 25:
+            if len(batch) == USERS_PER_PAGE:
                 flush()
-                if progress is not None and task is not None:
-                    progress.update(task, description=f"fetched {fetched} users")
+                if progress is not None:
+                    progress.update(progress.task_ids[0], description=f"fetched {fetched} users")
         flush()
     finally:
         if progress is not None:
             progress.stop()
-    if not settings.json:
+    if rows is not None:
         rows.finish()
+
+
+def _progress() -> Any:
+    """A transient spinner on stderr (stdout writes go above it when stdout is the same terminal)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=False,
+    )
+    progress.add_task("fetching users", total=None)
+    progress.start()
+    return progress
 
 
 @user_app.command("modify")
@@ -273,7 +282,6 @@ def modify(
 
 
 def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
-    from horde_users.cli import output
     from horde_users.models import ModifyUser
 
     with handle_errors(settings):
@@ -293,13 +301,17 @@ def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
             err(f"hint: {refused_hint}")
         raise
     if settings.json:
-        output.print_json(output.dump(reply))
+        from horde_users.cli.output import dump, print_json
+
+        print_json(dump(reply))
         return
-    out = output.console()
+    from horde_users.cli import tables
+
+    out = tables.console()
     out.print(f"Changed user {uid}:", highlight=False)
-    out.print(output.changes_table(reply))
+    out.print(tables.changes_table(reply))
     if reply.proxy_passkey:
-        output.console().print("The new proxy passkey is shown only this once; store it now.")
+        out.print("The new proxy passkey is shown only this once; store it now.")
 
 
 @user_app.command("delete")
@@ -319,9 +331,9 @@ def delete(
         with handle_errors(settings, check=check):
             reply = client.delete_user(uid)
     if settings.json:
-        from horde_users.cli import output
+        from horde_users.cli.output import dump, print_json
 
-        output.print_json(output.dump(reply))
+        print_json(dump(reply))
         return
     typer.echo(f"Deleted user {uid} (undo with `horde-users user undelete {uid}` unless it was wiped).")
 
@@ -356,8 +368,8 @@ def undelete(ctx: typer.Context, user_id: UserIdArg, json_: JsonOption = False) 
     with handle_errors(settings, check=check), open_client(settings) as client:
         reply = client.undelete_user(uid)
     if settings.json:
-        from horde_users.cli import output
+        from horde_users.cli.output import dump, print_json
 
-        output.print_json(output.dump(reply))
+        print_json(dump(reply))
         return
     typer.echo(f"Undeleted user {uid}.")
