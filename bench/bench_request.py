@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from _common import example_body, interleaved, section_args, write_result
+from _common import example_body, section_args, write_result
 
 USER_ID = 3
 CLIENT_AGENT = "horde-users-bench:1:local"
@@ -41,25 +41,53 @@ def start_server(body: bytes) -> tuple[subprocess.Popen[str], int]:
     return proc, port
 
 
-async def async_interleaved(
-    cases: dict[str, Callable[[], Awaitable[object]]], *, rounds: int, number: int, warmup: int = 50
-) -> dict[str, list[float]]:
-    """Like ``interleaved``, for coroutine functions, all in the running event loop."""
+Samples = dict[str, list[float]]
+
+
+def sync_interleaved(
+    cases: dict[str, Callable[[], object]], *, rounds: int, number: int, warmup: int = 50
+) -> tuple[Samples, Samples]:
+    """Per-call wall time and client CPU time of each case, one sample per round, cases taking turns."""
     for fn in cases.values():
         for _ in range(warmup):
-            await fn()
-    samples: dict[str, list[float]] = {name: [] for name in cases}
+            fn()
+    wall: Samples = {name: [] for name in cases}
+    cpu: Samples = {name: [] for name in cases}
     for _ in range(rounds):
         for name, fn in cases.items():
             gc.disable()
             try:
-                start = time.perf_counter()
+                w0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(number):
-                    await fn()
-                samples[name].append((time.perf_counter() - start) / number)
+                    fn()
+                wall[name].append((time.perf_counter() - w0) / number)
+                cpu[name].append((time.process_time() - c0) / number)
             finally:
                 gc.enable()
-    return samples
+    return wall, cpu
+
+
+async def async_interleaved(
+    cases: dict[str, Callable[[], Awaitable[object]]], *, rounds: int, number: int, warmup: int = 50
+) -> tuple[Samples, Samples]:
+    """Like ``sync_interleaved``, for coroutine functions, all in the running event loop."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            await fn()
+    wall: Samples = {name: [] for name in cases}
+    cpu: Samples = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            gc.disable()
+            try:
+                w0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(number):
+                    await fn()
+                wall[name].append((time.perf_counter() - w0) / number)
+                cpu[name].append((time.process_time() - c0) / number)
+            finally:
+                gc.enable()
+    return wall, cpu
 
 
 def sync_cases(base: str) -> tuple[dict[str, Callable[[], object]], list[Any]]:
@@ -101,7 +129,7 @@ def sync_cases(base: str) -> tuple[dict[str, Callable[[], object]], list[Any]]:
     return cases, [raw, ours]
 
 
-async def run_async(base: str, rounds: int, number: int) -> dict[str, list[float]]:
+async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Samples]:
     import aiohttp
     import httpx
     from horde_sdk.ai_horde_api.ai_horde_clients import AIHordeAPIAsyncManualClient
@@ -158,18 +186,26 @@ def main() -> None:
 
         logger.remove()  # horde-sdk logs at DEBUG to stderr by default; not what is measured here
         cases, closers = sync_cases(base)
-        sync = interleaved(cases, rounds=rounds, number=number)
+        sync, sync_cpu = sync_interleaved(cases, rounds=rounds, number=number)
         for closer in closers:
             closer.close()
         print("request: sync done", file=sys.stderr, flush=True)
-        async_ = asyncio.run(run_async(base, rounds, number))
+        async_, async_cpu = asyncio.run(run_async(base, rounds, number))
         print("request: async done", file=sys.stderr, flush=True)
     finally:
         server.kill()
         server.wait()
     write_result(
         args.out,
-        {"rounds": rounds, "number": number, "body_bytes": len(body), "sync_s": sync, "async_s": async_},
+        {
+            "rounds": rounds,
+            "number": number,
+            "body_bytes": len(body),
+            "sync_s": sync,
+            "sync_cpu_s": sync_cpu,
+            "async_s": async_,
+            "async_cpu_s": async_cpu,
+        },
     )
 
 

@@ -114,7 +114,7 @@ def _parse(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
     lines = [
         "## 2. Parsing",
         "",
-        "Bytes in, model out; median time per parse over "
+        "Bytes in, model out; median CPU time per parse over "
         f"{r['rounds']} interleaved rounds of {r['number']}. Both libraries run under the same Python "
         "and pydantic. *json.loads + model_validate* is what both clients do with a response; "
         "*model_validate_json* is pydantic's own JSON parser. The floors: a `msgspec` Struct of the "
@@ -168,8 +168,9 @@ def _request(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
         "",
         f"Sequential `get_user` calls against a minimal keep-alive HTTP server on loopback (another "
         f"process, fixed {r['body_bytes']}-byte body: the owner's view of a user, example 021). Median "
-        f"time per call over {r['rounds']} interleaved rounds of {r['number']} calls. The server costs "
-        "the same for every client, so differences are client overhead.",
+        f"time per call over {r['rounds']} interleaved rounds of {r['number']} calls, wall time and the "
+        "client process's CPU time. The server costs the same for every client, so differences are "
+        "client overhead; client CPU is the steadier figure on a busy machine.",
         "",
     ]
     for kind, key, raw_name, ours_name in (
@@ -331,7 +332,9 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
         "absolute times drift between runs.",
         "",
         f"- Date: {meta['date']} (the run took {meta['duration_s'] / 60:.1f} min); commit `{meta['git']}`",
-        f"- Machine: {meta['cpu']}, {meta['cores']} cores, {meta['os']}",
+        f"- Machine: {meta['cpu']}, {meta['cores']} cores, {meta['os']}; 1-minute load average "
+        f"{meta['loadavg'][0]:.1f} at the start, {meta['loadavg'][1]:.1f} at the end (other work shares "
+        "the machine)",
         f"- Python {meta['python']}, pydantic {meta['pydantic']} (pydantic-core {meta['pydantic-core']}), "
         f"horde-sdk {meta['horde-sdk']}, horde-users {meta['horde-users']}",
         f"- httpx {meta['httpx']}, requests {meta['requests']}, aiohttp {meta['aiohttp']}, "

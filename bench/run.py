@@ -140,6 +140,7 @@ def main() -> None:
 
     ensure_venv()
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
     if args.merge and LAST.exists():
         results = json.loads(LAST.read_text())["results"]
@@ -152,6 +153,7 @@ def main() -> None:
         "duration_s": time.perf_counter() - started,
         "quick": args.quick,
         "postgres": bool(os.environ.get("HORDE_USERS_TEST_POSTGRES_URL")),
+        "loadavg": [load_before, os.getloadavg()[0]],
         **machine_info(),
     }
     text = render(meta, results)
