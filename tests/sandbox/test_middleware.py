@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from horde_users import __version__
+from horde_users.sandbox import Sandbox
 from horde_users.sandbox.middleware import MAX_BODY_BYTES, EdgeMiddleware, install_edge_middleware
 
 T0 = 1795742260.3  # Fri, 27 Nov 2026 01:17:40.3 UTC
@@ -584,3 +585,92 @@ def test_over_http_a_huge_content_length_is_refused_before_the_body_is_sent(live
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
     assert json.loads(body) == {"message": "Payload Too Large"}
+
+
+# --- end to end: the sandbox app ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """One rate-limited sandbox for the module; tests keep apart by their own X-Forwarded-For address."""
+    with Sandbox(rate_limits=True) as running:
+        yield running
+
+
+def as_client(address: str, **headers: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address, **headers}
+
+
+def test_sandbox_single_user_limit_is_60_then_429(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.1")) as http:
+        for i in range(60):
+            response = http.get("/v2/users/999")
+            assert response.status_code == 404
+            assert response.headers["x-ratelimit-remaining"] == str(59 - i)
+        refused = http.get("/v2/users/999")
+        assert refused.status_code == 429
+        assert refused.json() == {"message": "60 per 1 minute"}
+        assert refused.headers["x-ratelimit-remaining"] == "0"
+        assert 0 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["access-control-allow-origin"] == "*"
+        assert http.get("/v2/users/0999").status_code == 404  # another path text, another bucket
+
+
+def test_sandbox_counts_the_test_user_endpoint_before_it_says_it_is_disabled(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.2")) as http:
+        for _ in range(90):
+            response = http.post("/v2/dev/test-user", json={})
+            assert response.status_code == 404
+            assert response.headers["x-ratelimit-limit"] == "90"
+        refused = http.post("/v2/dev/test-user", json={})
+        assert refused.status_code == 429
+        assert refused.json() == {"message": "90 per 1 minute"}
+
+
+def test_sandbox_refuses_a_huge_body_with_413_and_counts_it(sandbox: Sandbox) -> None:
+    alice = sandbox.create_user("edge_alice")
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.3", apikey=alice.api_key)) as http:
+        huge = json.dumps({"contact": "x" * (MAX_BODY_BYTES + 1)})
+        path = f"/v2/users/{alice.id}"
+        response = http.put(path, content=huge, headers={"Content-Type": "application/json"})
+        assert response.status_code == 413
+        assert response.json() == {"message": "Payload Too Large"}
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+        assert response.headers["x-ratelimit-remaining"] == "59"
+        assert http.put(path, json={"public_workers": True}).json() == {"public_workers": True}
+
+
+def test_sandbox_preflight_heartbeat_and_unknown_routes(sandbox: Sandbox) -> None:
+    port = str(sandbox.port)
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.4")) as http:
+        preflight = http.options("/v2/users/1", headers={"Origin": "https://example.org"})
+        assert preflight.status_code == 200
+        assert preflight.content == b""
+        assert set(preflight.headers["allow"].split(", ")) == {"GET", "PUT", "DELETE", "HEAD", "OPTIONS"}
+        assert rate_headers(preflight) == {}
+        heartbeat = http.get("/v2/status/heartbeat")
+        assert heartbeat.status_code == 200
+        assert heartbeat.headers["horde-node"] == f"127.0.0.1:{port}:horde-users-{__version__}"
+        assert rate_headers(heartbeat) == {}
+        unknown = http.get("/v2/nowhere")
+        assert unknown.status_code == 404
+        assert unknown.headers["access-control-allow-origin"] == "*"
+        assert rate_headers(unknown) == {}
+        assert http.get("/v2/users/1").headers["x-ratelimit-remaining"] == "59"
+
+
+def test_sandbox_counts_a_service_proxys_requests_under_proxied_for(sandbox: Sandbox) -> None:
+    proxy = sandbox.create_user("edge_proxy", service=True)
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.5")) as http:
+        issued = http.put(
+            f"/v2/users/{proxy.id}", json={"generate_proxy_passkey": True}, headers={"apikey": proxy.api_key}
+        )
+        passkey = issued.json()["proxy_passkey"]
+        path = f"/v2/users/{proxy.id}"
+        proxied = {"Proxy-Authorization": passkey, "Proxied-For": "203.0.113.50"}
+        assert http.get(path, headers=proxied).headers["x-ratelimit-remaining"] == "59"
+        assert http.get(path).headers["x-ratelimit-remaining"] == "59"  # the proxy's own count
+        end_user = as_client("203.0.113.50")
+        assert http.get(path, headers=end_user).headers["x-ratelimit-remaining"] == "58"
+        forged = {"Proxy-Authorization": "not-a-passkey", "Proxied-For": "203.0.113.50"}
+        assert http.get(path, headers=forged).headers["x-ratelimit-remaining"] == "58"  # the proxy's again
