@@ -663,3 +663,19 @@ def test_the_openapi_document_describes_the_routes(http: httpx.Client) -> None:
     put_body = paths["/api/v2/users/{user_id}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
     assert put_body["properties"]["concurrency"] == {"type": "integer", "minimum": 0, "maximum": 500}
     assert "422" not in paths["/api/v2/users/{user_id}"]["get"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/v2/users/3", "GET, PUT, DELETE, HEAD, OPTIONS"),
+        ("/v2/users", "GET, HEAD, OPTIONS"),
+        ("/v2/find_user", "GET, HEAD, OPTIONS"),
+        ("/v2/dev/test-user", "POST, OPTIONS"),
+    ],
+)
+def test_wrong_methods_answer_405_with_allow(http: httpx.Client, path: str, allow: str) -> None:
+    response = http.request("PATCH", path)
+    assert response.status_code == 405
+    assert response.json() == {"message": "The method is not allowed for the requested URL."}
+    assert response.headers["allow"] == allow

@@ -18,7 +18,9 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from horde_users._version import __version__
 from horde_users.sandbox import rules
@@ -490,13 +492,27 @@ def apply_modification(
 # -------------------------------------------------------------------------------- the factory
 
 
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method of the routes whose path matches (405 ``Allow``), OPTIONS included."""
+    methods: set[str] = {"OPTIONS"}
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, APIRoute):
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    order = ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS")
+    return ", ".join(m for m in order if m in methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    async def http_error(_request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             return HordeJSONResponse({"message": "Not Found"}, status_code=404)
         if exc.status_code == 405:
             headers = dict(exc.headers or {})
+            headers["Allow"] = _allowed_methods(app, request)
             return HordeJSONResponse(
                 {"message": "The method is not allowed for the requested URL."},
                 status_code=405,
