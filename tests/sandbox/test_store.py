@@ -238,3 +238,24 @@ def test_postgres_keeps_everything_across_restarts(postgres_url: str) -> None:
         assert own["username"] == "alice#1"
         assert len(own["sharedkey_ids"]) == 1
         assert http.get("/v2/users/0", headers={"apikey": "0000000000"}).json()["concurrency"] == 500
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        (None, "sqlite://"),
+        (":memory:", "sqlite://"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_database_urls(given: str | None, url: str) -> None:
+    from horde_users.sandbox.store import database_url
+
+    assert database_url(given) == url
+
+
+def test_a_plain_path_is_a_sqlite_file(tmp_path: Path) -> None:
+    from horde_users.sandbox.store import database_url
+
+    assert database_url(tmp_path / "a.db") == f"sqlite:///{tmp_path / 'a.db'}"

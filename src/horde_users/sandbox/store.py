@@ -213,7 +213,7 @@ class TestUserResult:
 
 def database_url(database: str | Path | None) -> str:
     """A SQLAlchemy URL: URLs pass through, a plain path becomes a SQLite file, None is in-memory."""
-    if database is None:
+    if database is None or str(database) in ("", ":memory:"):
         return "sqlite://"
     text_db = str(database)
     if "://" in text_db:
