@@ -10,7 +10,11 @@ What the published exchanges do not make deterministic is compared loosely, each
 is handled (:func:`expected_body`): ``account_age`` and dates depend on the clock, and the unpublished
 exchanges (missing numbers) changed the real server's state, which shows in 072. Every reply is also
 checked for the headers of §1.5 (CORS, ``Horde-Node``, content type) and §4.6 (rate-limit headers on the
-limited routes only, with consistent counts per bucket).
+limited routes only). ``X-RateLimit-Limit`` is compared with the real one; ``Remaining``, ``Reset`` and
+``Retry-After`` are not (the real counts include the unpublished requests, and the times are the capture's),
+so they are checked against the rules of §4.6 instead: limit - 1 on a window's first request, one less per
+request in the same bucket and window, 0 and a 429 once used up, ``Reset`` = that first request's second
++ 61, ``Retry-After`` = ``floor(Reset - now)`` (±1 s).
 """
 
 from __future__ import annotations
