@@ -1316,6 +1316,8 @@ def test_body_over_64_kib_is_413(target: Target, upsert_target: Target, chunked:
         ("POST", "/api/v2/dev/test-user/x"),
         ("DELETE", "/api/v2/nothing"),
         ("GET", "/API/V2/USERS"),
+        ("OPTIONS", "/api/v2/no_such_route"),
+        ("OPTIONS", "/api/v2/users/3/extra"),
     ],
 )
 def test_unknown_route(target: Target, method: str, path: str) -> None:
@@ -1339,6 +1341,9 @@ def test_unknown_route(target: Target, method: str, path: str) -> None:
         ("GET", "/api/v2/dev/test-user"),
         ("PUT", "/api/v2/dev/test-user"),
         ("POST", "/api/v2/status/heartbeat"),
+        ("TRACE", "/api/v2/users"),
+        ("PROPFIND", "/api/v2/users/1"),
+        ("FOO", "/api/v2/find_user"),
     ],
 )
 def test_wrong_method(target: Target, upsert_target: Target, method: str, path: str) -> None:
