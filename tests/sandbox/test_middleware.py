@@ -486,9 +486,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.mark.anyio
-async def test_streamed_responses_pass_through_message_by_message() -> None:
-    middleware = EdgeMiddleware(make_app(rate_limits=False), rate_limits=False)
+async def call_asgi(app: Any, method: str, path: str) -> list[MutableMapping[str, Any]]:
+    """Drive one request through ``app`` as an ASGI server would; returns the messages it sent."""
     sent: list[MutableMapping[str, Any]] = []
     requests = [{"type": "http.request", "body": b"", "more_body": False}]
 
@@ -505,21 +504,52 @@ async def test_streamed_responses_pass_through_message_by_message() -> None:
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
-        "path": "/api/v2/stream",
-        "raw_path": b"/api/v2/stream",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
         "headers": [(b"host", b"example")],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 7001),
     }
-    await middleware(scope, receive, send)
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_streamed_responses_pass_through_message_by_message() -> None:
+    app = Starlette(routes=[Route("/api/v2/stream", route_stream)])
+    sent = await call_asgi(EdgeMiddleware(app, rate_limits=False), "GET", "/api/v2/stream")
     bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
     assert [b for b in bodies if b] == [b"chunk0;", b"chunk1;", b"chunk2;"]
     start = sent[0]
     assert (b"horde-node", f"127.0.0.1:7001:horde-users-{__version__}".encode()) in start["headers"]
+
+
+@pytest.mark.anyio
+async def test_head_reaches_a_get_only_app_as_get_and_loses_the_body() -> None:
+    seen: list[str] = []
+
+    async def get_only(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["method"])
+        status = 200 if scope["method"] == "GET" else 405
+        body = b'{"message": "OK"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    edge = EdgeMiddleware(get_only, rate_limits=True)
+    sent = await call_asgi(edge, "HEAD", "/api/v2/users/3")
+    assert seen == ["GET"]
+    assert sent[0]["status"] == 200
+    headers = dict(sent[0]["headers"])
+    assert headers[b"content-length"] == b"17"
+    assert headers[b"x-ratelimit-limit"] == b"60"
+    assert [m.get("body", b"") for m in sent[1:]] == [b""]
+    await call_asgi(edge, "HEAD", "/api/v2/dev/test-user")  # that route serves no GET: left as it is
+    assert seen == ["GET", "HEAD"]
 
 
 @pytest.mark.anyio
@@ -674,3 +704,13 @@ def test_sandbox_counts_a_service_proxys_requests_under_proxied_for(sandbox: San
         assert http.get(path, headers=end_user).headers["x-ratelimit-remaining"] == "58"
         forged = {"Proxy-Authorization": "not-a-passkey", "Proxied-For": "203.0.113.50"}
         assert http.get(path, headers=forged).headers["x-ratelimit-remaining"] == "58"  # the proxy's again
+
+
+def test_sandbox_answers_head_like_get_without_a_body(sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.6")) as http:
+        got = http.get("/v2/users/0")
+        head = http.head("/v2/users/0")
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == got.headers["content-length"]
+        assert head.headers["x-ratelimit-remaining"] == "59"  # HEAD counts on its own, as on the real server

@@ -116,10 +116,6 @@ def test_positional_marker_arguments_are_refused(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*takes keyword options only*"])
 
 
-@pytest.mark.xfail(
-    reason="horde_users/sandbox/__init__.py imports the app eagerly; it should import lazily (PEP 562)",
-    strict=False,
-)
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     code = (
         "import sys, horde_users.sandbox.pytest_plugin\n"

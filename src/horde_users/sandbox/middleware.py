@@ -10,8 +10,11 @@ passes every other message through untouched, so streamed responses stay streame
    sent is read up front (at most 65537 bytes) and a longer stream answers 413 too. The app gets the body
    replayed, so it is refused before anything parses it.
 3. CORS preflight: ``OPTIONS`` on a route of §1.1 answers 200 with an empty body and ``Allow``.
-4. The app. Every response gets the CORS and ``Horde-Node`` headers, and a rate-limited route's responses
-   (4xx, 413, 429 and 500 included) the ``X-RateLimit-*`` and ``Retry-After`` headers.
+4. The app. ``HEAD`` on a §1.1 route that serves GET reaches the app as GET and loses the body, as on the
+   real server (its ``Allow`` lists HEAD).
+
+Every response gets the CORS and ``Horde-Node`` headers, and a rate-limited route's responses (4xx, 413,
+429 and 500 included) the ``X-RateLimit-*`` and ``Retry-After`` headers.
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ class _Route:
     limited_methods: frozenset[str] = frozenset()
     per_path: bool = False
     """Bucket ``<address>@<METHOD>@<path>`` (``/users/{id}``) instead of one per address and route."""
+
+    @property
+    def serves_get(self) -> bool:
+        """Whether the route answers GET (and so HEAD)."""
+        return b"GET" in self.allow
 
 
 _USERS = _Route("users", b"GET, HEAD, OPTIONS", 90, frozenset({"GET", "HEAD"}))
@@ -185,6 +193,7 @@ class EdgeMiddleware:
         fixed = self._fixed_headers(scope)
         clock = self.clock
         started = False
+        head = method == "HEAD"
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
@@ -197,6 +206,8 @@ class EdgeMiddleware:
                 if decision is not None:
                     headers.extend(decision.headers(clock()))
                 message = {**message, "headers": headers}
+            elif head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}  # a HEAD answer has the GET headers and no body
             await send(message)
 
         if decision is not None and not decision.allowed:
@@ -216,6 +227,8 @@ class EdgeMiddleware:
         if method == "OPTIONS" and route is not None:
             await _respond(send_with_headers, 200, b"", content_type=_HTML, extra=((b"allow", route.allow),))
             return
+        if head and route is not None and route.serves_get:
+            scope = {**scope, "method": "GET"}  # HEAD is GET without the body, as on the real server
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
