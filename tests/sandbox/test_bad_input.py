@@ -35,6 +35,7 @@ FUZZ = settings(
 )
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
 CORS = {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "POST, GET, OPTIONS, PUT, DELETE, PATCH",
@@ -328,7 +329,7 @@ def upsert_target() -> Iterator[Target]:
 def check_reply(
     fuzz: Target, response: httpx.Response, *, echo_ok: str | None = None, passkey_ok: bool = False
 ) -> Any:
-    """The checks every reply passes; returns its JSON body.
+    """The checks every reply passes (every sandbox here runs with rate limits off); returns its JSON body.
 
     ``echo_ok`` is the one message that may quote the sentinel key (find_user's 404, §8); ``passkey_ok``
     says the reply may show bob's proxy passkey (a moderator's view of bob).
@@ -337,6 +338,8 @@ def check_reply(
     assert response.status_code < 500, f"{where} -> {response.status_code} {response.text[:500]!r}"
     for name, value in CORS.items():
         assert response.headers.get(name) == value, f"{where}: {name} {response.headers.get(name)!r}"
+    limited = [name for name in RATE_LIMIT_HEADERS if name in response.headers]
+    assert not limited, f"{where}: rate limits are off, yet the reply has {limited} (§10)"
     node = f"127.0.0.1:{fuzz.port}:horde-users-"
     assert response.headers.get("horde-node", "").startswith(node), f"{where}: Horde-Node"
     content_type = response.headers.get("content-type")
