@@ -100,7 +100,6 @@ RUNS = [
     ("iter_users, 1,000 users (tracemalloc)", 1_000, "sync", True),
     ("iter_users, 10,000 users (tracemalloc)", 10_000, "sync", True),
     ("async iter_users, 10,000 users", 10_000, "async", False),
-    ("async iter_users, 10,000 users (tracemalloc)", 10_000, "async", True),
     ("list(iter_users()), 10,000 users kept (tracemalloc)", 10_000, "retain", True),
 ]
 
