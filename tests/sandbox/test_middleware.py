@@ -486,7 +486,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def call_asgi(app: Any, method: str, path: str) -> list[MutableMapping[str, Any]]:
+async def call_asgi(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> list[MutableMapping[str, Any]]:
     """Drive one request through ``app`` as an ASGI server would; returns the messages it sent."""
     sent: list[MutableMapping[str, Any]] = []
     requests = [{"type": "http.request", "body": b"", "more_body": False}]
@@ -510,7 +512,7 @@ async def call_asgi(app: Any, method: str, path: str) -> list[MutableMapping[str
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"example")],
+        "headers": [(b"host", b"example"), *(headers or [])],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 7001),
     }
@@ -550,6 +552,25 @@ async def test_head_reaches_a_get_only_app_as_get_and_loses_the_body() -> None:
     assert [m.get("body", b"") for m in sent[1:]] == [b""]
     await call_asgi(edge, "HEAD", "/api/v2/dev/test-user")  # that route serves no GET: left as it is
     assert seen == ["GET", "HEAD"]
+
+
+@pytest.mark.anyio
+async def test_a_failing_passkey_check_counts_by_address_and_logs_no_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(passkey: str) -> bool:
+        raise RuntimeError(f"database down while looking up {passkey}")
+
+    edge = EdgeMiddleware(
+        make_app(rate_limits=False), rate_limits=True, proxy_passkey_owner_is_service=broken
+    )
+    proxied = [(b"proxy-authorization", SERVICE_PASSKEY.encode()), (b"proxied-for", b"203.0.113.5")]
+    first = await call_asgi(edge, "GET", "/api/v2/users/3", proxied)
+    assert first[0]["status"] == 200
+    second = await call_asgi(edge, "GET", "/api/v2/users/3")
+    assert dict(second[0]["headers"])[b"x-ratelimit-remaining"] == b"58"  # same bucket: the peer's
+    assert "RuntimeError" in caplog.text
+    assert SERVICE_PASSKEY not in caplog.text
 
 
 @pytest.mark.anyio

@@ -20,6 +20,7 @@ Every response gets the CORS and ``Horde-Node`` headers, and a rate-limited rout
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ __all__ = [
     "client_address",
     "install_edge_middleware",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 65536
 """Request bodies over this many bytes answer 413 (sandbox only, users-api.md §3.1 shape g)."""
@@ -243,14 +246,15 @@ class EdgeMiddleware:
             return f"{route.name}|{client_address(scope)}"
         address = client_address(scope)
         is_service = self.proxy_passkey_owner_is_service
-        # The callback may query the database: keep it off the event loop.
-        if (
-            info.proxy_passkey
-            and info.proxied_for
-            and is_service is not None
-            and await anyio.to_thread.run_sync(is_service, info.proxy_passkey)
-        ):
-            address = info.proxied_for
+        if info.proxy_passkey and info.proxied_for and is_service is not None:
+            try:
+                # The callback may query the database: keep it off the event loop.
+                if await anyio.to_thread.run_sync(is_service, info.proxy_passkey):
+                    address = info.proxied_for
+            except Exception as exc:
+                # Count under the connecting address; a broken store shows up in the route's own answer.
+                # Only the type is logged: database errors can quote their parameters (the passkey).
+                logger.warning("proxy passkey check failed (%s); counting by address", type(exc).__name__)
         return f"{route.name}|{address}@{method}@{scope['path']}"
 
     async def _read_body(self, receive: Receive) -> bytes | None:
