@@ -562,7 +562,9 @@ async def test_a_failing_passkey_check_counts_by_address_and_logs_no_secret(
         raise RuntimeError(f"database down while looking up {passkey}")
 
     edge = EdgeMiddleware(
-        make_app(rate_limits=False), rate_limits=True, proxy_passkey_owner_is_service=broken
+        Starlette(routes=[Route("/api/v2/users/{user_id}", route_user)]),
+        rate_limits=True,
+        proxy_passkey_owner_is_service=broken,
     )
     proxied = [(b"proxy-authorization", SERVICE_PASSKEY.encode()), (b"proxied-for", b"203.0.113.5")]
     first = await call_asgi(edge, "GET", "/api/v2/users/3", proxied)
