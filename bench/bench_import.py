@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,14 +39,18 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
 }
 
 
-def run_once(argv: list[str], extra_env: dict[str, str]) -> float:
+def run_once(argv: list[str], extra_env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process run."""
     env = {**os.environ, "COLUMNS": "100", **extra_env}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{argv} failed: {proc.stderr.decode(errors='replace')[-800:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def import_profile(argv: list[str], top: int = 10) -> list[tuple[str, float]]:
@@ -72,13 +77,17 @@ def main() -> None:
     for argv, extra_env in CASES.values():  # warm the page cache and the .pyc files
         run_once(argv, extra_env)
     samples: dict[str, list[float]] = {name: [] for name in CASES}
+    cpu: dict[str, list[float]] = {name: [] for name in CASES}
     for _ in range(runs):
         for name, (argv, extra_env) in CASES.items():
-            samples[name].append(run_once(argv, extra_env))
+            wall, used = run_once(argv, extra_env)
+            samples[name].append(wall)
+            cpu[name].append(used)
     result = {
         "runs": runs,
         "samples_s": samples,
         "median_s": {name: statistics.median(values) for name, values in samples.items()},
+        "median_cpu_s": {name: statistics.median(values) for name, values in cpu.items()},
         "min_s": {name: min(values) for name, values in samples.items()},
         "importtime_horde_users_models": import_profile(["-c", "import horde_users.models"]),
         "importtime_cli_help": import_profile([CLI, "--help"]),
