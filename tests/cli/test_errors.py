@@ -56,9 +56,19 @@ def test_html_error_page_from_a_proxy_is_one_line(cli: Cli, canned: Callable[...
 
 
 def test_unknown_option_and_missing_argument_are_exit_2(cli: Cli) -> None:
-    assert cli("user", "show").exit_code == 2
-    assert cli("user", "show", "3", "--bogus").exit_code == 2
-    assert cli("frobnicate").exit_code == 2
+    assert one_error_line(cli("user", "show")) == "error: Missing argument 'ID'."
+    assert one_error_line(cli("user", "show", "3", "--bogus")) == "error: No such option: --bogus"
+    assert one_error_line(cli("frobnicate")) == "error: No such command 'frobnicate'."
+    for result in (cli("user", "show"), cli("--timeout", "soon", "whoami")):
+        assert result.exit_code == 2
+        assert "hint: see 'horde-users" in result.stderr
+
+
+def test_a_group_alone_shows_its_help(cli: Cli) -> None:
+    for args in ((), ("user",), ("sandbox",)):
+        result = cli(*args)
+        assert result.exit_code == 2
+        assert "Usage: horde-users" in result.stdout
 
 
 def test_empty_key_on_stdin_is_a_usage_error(cli: Cli) -> None:

@@ -14,18 +14,21 @@ from tests.cli.conftest import Seeded
 HEAVY = ("fastapi", "uvicorn", "sqlalchemy", "starlette")
 
 
-def run(*args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with no AI_HORDE_* variables but those given."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AI_HORDE_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, *args], env=environment, capture_output=True, text=True, timeout=60, **kwargs
-    )  # type: ignore[call-overload, no-any-return]
+        [sys.executable, *args], env=environment, input=input, capture_output=True, text=True, timeout=60
+    )
 
 
 def imported_modules(*cli_args: str, env: dict[str, str] | None = None) -> set[str]:
     """Modules a CLI run imported, and their top-level packages (from ``-X importtime``)."""
     result = run("-X", "importtime", "-m", "horde_users", *cli_args, env=env)
-    names = set()
+    names: set[str] = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             name = line.rsplit("|", 1)[1].strip()

@@ -27,7 +27,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the response as 
 SecretsOption = Annotated[
     bool, typer.Option("--show-secrets", help="Show proxy passkeys and shared key ids in tables.")
 ]
-UserIdArg = Annotated[str, typer.Argument(help="User id, or an alias such as alice#3.", show_default=False)]
+UserIdArg = Annotated[
+    str, typer.Argument(metavar="ID", help="User id, or an alias such as alice#3.", show_default=False)
+]
 
 
 class Sort(str, enum.Enum):
