@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import socket
 import subprocess
 import sys
+import threading
 
 from tests.cli.conftest import Seeded
 
@@ -124,3 +126,41 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
     assert process.returncode == 130
     assert "Traceback" not in stderr
     assert "interrupted" in stderr
+
+
+def test_progress_goes_to_stderr_only_when_it_is_a_terminal(seeded: Seeded) -> None:
+    for n in range(60):
+        seeded.sandbox.create_user(f"paged{n}", kudos=n)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AI_HORDE_")}
+    env.update({"AI_HORDE_URL": seeded.url, "TERM": "xterm"})
+    command = [sys.executable, "-m", "horde_users", "--json", "user", "list", "--all"]
+    master, slave = pty.openpty()
+    terminal = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the other side closed
+                return
+            if not chunk:
+                return
+            terminal.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        with_tty = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=slave, timeout=60)
+    finally:
+        os.close(slave)
+    reader.join(10)
+    os.close(master)
+    assert with_tty.returncode == 0
+    lines = with_tty.stdout.decode().splitlines()
+    assert len(lines) >= 60
+    assert all(json.loads(line)["username"] for line in lines)  # stdout holds only the JSON
+    assert b"users" in terminal  # the progress line ("fetching users" / "fetched N users")
+    piped = subprocess.run(command, env=env, capture_output=True, timeout=60)
+    assert piped.returncode == 0
+    assert piped.stderr == b""  # not a terminal: no progress at all
+    assert len(piped.stdout.decode().splitlines()) == len(lines)
