@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -644,7 +644,7 @@ def test_over_http_a_huge_content_length_is_refused_before_the_body_is_sent(live
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+def limited_sandbox() -> Iterator[Sandbox]:
     """One rate-limited sandbox for the module; tests keep apart by their own X-Forwarded-For address."""
     with Sandbox(rate_limits=True) as running:
         yield running
@@ -654,8 +654,8 @@ def as_client(address: str, **headers: str) -> dict[str, str]:
     return {"X-Forwarded-For": address, **headers}
 
 
-def test_sandbox_single_user_limit_is_60_then_429(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.1")) as http:
+def test_sandbox_single_user_limit_is_60_then_429(limited_sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=limited_sandbox.url, headers=as_client("198.51.100.1")) as http:
         for i in range(60):
             response = http.get("/v2/users/999")
             assert response.status_code == 404
@@ -669,8 +669,10 @@ def test_sandbox_single_user_limit_is_60_then_429(sandbox: Sandbox) -> None:
         assert http.get("/v2/users/0999").status_code == 404  # another path text, another bucket
 
 
-def test_sandbox_counts_the_test_user_endpoint_before_it_says_it_is_disabled(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.2")) as http:
+def test_sandbox_counts_the_test_user_endpoint_before_it_says_it_is_disabled(
+    limited_sandbox: Sandbox,
+) -> None:
+    with httpx.Client(base_url=limited_sandbox.url, headers=as_client("198.51.100.2")) as http:
         for _ in range(90):
             response = http.post("/v2/dev/test-user", json={})
             assert response.status_code == 404
@@ -680,9 +682,11 @@ def test_sandbox_counts_the_test_user_endpoint_before_it_says_it_is_disabled(san
         assert refused.json() == {"message": "90 per 1 minute"}
 
 
-def test_sandbox_refuses_a_huge_body_with_413_and_counts_it(sandbox: Sandbox) -> None:
-    alice = sandbox.create_user("edge_alice")
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.3", apikey=alice.api_key)) as http:
+def test_sandbox_refuses_a_huge_body_with_413_and_counts_it(limited_sandbox: Sandbox) -> None:
+    alice = limited_sandbox.create_user("edge_alice")
+    with httpx.Client(
+        base_url=limited_sandbox.url, headers=as_client("198.51.100.3", apikey=alice.api_key)
+    ) as http:
         huge = json.dumps({"contact": "x" * (MAX_BODY_BYTES + 1)})
         path = f"/v2/users/{alice.id}"
         response = http.put(path, content=huge, headers={"Content-Type": "application/json"})
@@ -693,9 +697,9 @@ def test_sandbox_refuses_a_huge_body_with_413_and_counts_it(sandbox: Sandbox) ->
         assert http.put(path, json={"public_workers": True}).json() == {"public_workers": True}
 
 
-def test_sandbox_preflight_heartbeat_and_unknown_routes(sandbox: Sandbox) -> None:
-    port = str(sandbox.port)
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.4")) as http:
+def test_sandbox_preflight_heartbeat_and_unknown_routes(limited_sandbox: Sandbox) -> None:
+    port = str(limited_sandbox.port)
+    with httpx.Client(base_url=limited_sandbox.url, headers=as_client("198.51.100.4")) as http:
         preflight = http.options("/v2/users/1", headers={"Origin": "https://example.org"})
         assert preflight.status_code == 200
         assert preflight.content == b""
@@ -712,9 +716,9 @@ def test_sandbox_preflight_heartbeat_and_unknown_routes(sandbox: Sandbox) -> Non
         assert http.get("/v2/users/1").headers["x-ratelimit-remaining"] == "59"
 
 
-def test_sandbox_counts_a_service_proxys_requests_under_proxied_for(sandbox: Sandbox) -> None:
-    proxy = sandbox.create_user("edge_proxy", service=True)
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.5")) as http:
+def test_sandbox_counts_a_service_proxys_requests_under_proxied_for(limited_sandbox: Sandbox) -> None:
+    proxy = limited_sandbox.create_user("edge_proxy", service=True)
+    with httpx.Client(base_url=limited_sandbox.url, headers=as_client("198.51.100.5")) as http:
         issued = http.put(
             f"/v2/users/{proxy.id}", json={"generate_proxy_passkey": True}, headers={"apikey": proxy.api_key}
         )
@@ -729,11 +733,35 @@ def test_sandbox_counts_a_service_proxys_requests_under_proxied_for(sandbox: San
         assert http.get(path, headers=forged).headers["x-ratelimit-remaining"] == "58"  # the proxy's again
 
 
-def test_sandbox_answers_head_like_get_without_a_body(sandbox: Sandbox) -> None:
-    with httpx.Client(base_url=sandbox.url, headers=as_client("198.51.100.6")) as http:
+def test_sandbox_answers_head_like_get_without_a_body(limited_sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=limited_sandbox.url, headers=as_client("198.51.100.6")) as http:
         got = http.get("/v2/users/0")
         head = http.head("/v2/users/0")
         assert head.status_code == 200
         assert head.content == b""
         assert head.headers["content-length"] == got.headers["content-length"]
         assert head.headers["x-ratelimit-remaining"] == "59"  # HEAD counts on its own, as on the real server
+
+
+EDGE_HEADER_PREFIXES = ("access-control-", "horde-node", "x-ratelimit-", "retry-after")
+
+
+def edge_headers(headers: Iterable[str]) -> set[str]:
+    return {name.lower() for name in headers if name.lower().startswith(EDGE_HEADER_PREFIXES)}
+
+
+def test_sandbox_sends_the_edge_headers_of_every_real_exchange(
+    limited_sandbox: Sandbox, example: dict[str, Any]
+) -> None:
+    request, real = example["request"], example["response"]
+    response = httpx.request(
+        request["method"],
+        limited_sandbox.url.removesuffix("/api") + request["path"],
+        json=request.get("json"),
+        headers=as_client("198.51.100.200"),
+    )
+    assert edge_headers(response.headers) == edge_headers(real["headers"])
+    for name, value in real["headers"].items():
+        if name.lower().startswith("access-control-") or name.lower() == "x-ratelimit-limit":
+            assert response.headers[name] == value
+    assert response.headers["content-type"] == real["headers"]["Content-Type"]
