@@ -71,6 +71,12 @@ def test_a_group_alone_shows_its_help(cli: Cli) -> None:
         assert "Usage: horde-users" in result.stdout
 
 
+def test_a_url_without_http_is_a_usage_error(cli: Cli) -> None:
+    result = cli("--url", "localhost:7001/api", "whoami")
+    assert result.exit_code == 2
+    assert "must start with http:// or https://" in one_error_line(result)
+
+
 def test_empty_key_on_stdin_is_a_usage_error(cli: Cli) -> None:
     result = cli("--api-key", "-", "whoami", input="\n")
     assert result.exit_code == 2

@@ -119,6 +119,8 @@ def open_client(settings: Settings) -> Iterator[HordeUsers]:
     """A sync client configured from the global options."""
     from horde_users.client import HordeUsers
 
+    if not settings.base_url.lower().startswith(("http://", "https://")):
+        fail(f"the base URL must start with http:// or https:// (got {settings.base_url!r})", EXIT_USAGE)
     with HordeUsers(api_key=settings.api_key, base_url=settings.url, timeout=settings.timeout) as client:
         yield client
 
