@@ -44,19 +44,19 @@ class HordeGroup(TyperGroup):
             err("error: aborted")
             sys.exit(1)
         except Exception as exc:
-            from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
-            if isinstance(exc, NoArgsIsHelpError):  # a group called alone: its help (rich prints it)
-                if exc.format_message().strip():
-                    exc.show()
-                sys.exit(EXIT_USAGE)
-            if not isinstance(exc, ClickException):
+            # click's exceptions, recognised by shape: typer vendors click from 0.29 on, uses it before
+            code = getattr(exc, "exit_code", None)
+            if not isinstance(code, int) or not hasattr(exc, "format_message"):
                 raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help (rich printed it)
+                if exc.format_message().strip():
+                    exc.show()  # type: ignore[attr-defined]
+                sys.exit(EXIT_USAGE)
             err(f"error: {exc.format_message()}")
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
                 err(f"hint: see '{ctx.command_path} --help'")
-            sys.exit(exc.exit_code)
+            sys.exit(code)
         sys.exit(result if isinstance(result, int) else 0)
 
 
