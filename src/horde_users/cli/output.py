@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def stderr_is_terminal() -> bool:
+    """True when stderr is an interactive terminal (progress is shown only there)."""
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
@@ -34,7 +35,8 @@ def dump(model: BaseModel) -> Any:
 def print_json(value: Any, *, lines: bool = False) -> None:
     """One JSON document on stdout: indented on a terminal, compact otherwise (always compact for lines)."""
     indent = 2 if not lines and sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent) + "\n")
+    utf8 = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
+    sys.stdout.write(json.dumps(value, ensure_ascii=not utf8, indent=indent) + "\n")
     if lines:
         sys.stdout.flush()
 
