@@ -188,7 +188,6 @@ def test_a_bad_page_is_400(http: httpx.Client, raw: str) -> None:
     assert response.json()["errors"] == {
         "page": "Which page of results to return. Each page has 25 users. "
         f"invalid literal for int() with base 10: {raw!r}"
-        f"invalid literal for int() with base 10: {raw!r}"
     }
 
 

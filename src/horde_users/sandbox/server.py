@@ -29,6 +29,7 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         http="h11",
         ws="none",
         proxy_headers=False,
+        timeout_graceful_shutdown=5,
     )
 
 
