@@ -259,3 +259,30 @@ def test_a_plain_path_is_a_sqlite_file(tmp_path: Path) -> None:
     from horde_users.sandbox.store import database_url
 
     assert database_url(tmp_path / "a.db") == f"sqlite:///{tmp_path / 'a.db'}"
+
+
+def test_several_processes_open_a_fresh_file_at_once(tmp_path: Path) -> None:
+    """Processes racing to create the schema agree on one salt; every key works everywhere."""
+    path = str(tmp_path / "race.db")
+    code = (
+        "import sys; from horde_users.sandbox import SandboxStore\n"
+        "s = SandboxStore(sys.argv[1])\n"
+        "keys = [s.create_user(f'p{i}').api_key for i in range(5)]\n"
+        "for _ in range(20): s.add_kudos(0, 1)\n"
+        "print(' '.join(keys))\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    store = SandboxStore(path)
+    keys = [key for out in outputs for key in out.split()]
+    assert len(keys) == 15
+    assert all(store.find_by_api_key(key) is not None for key in keys)
+    assert store.count_users() == 16
+    anon = store.get_user(0)
+    assert anon is not None
+    assert anon.kudos == 60.0
+    store.close()
