@@ -26,6 +26,7 @@ import math
 import os
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -99,6 +100,7 @@ RFC822_RE = re.compile(
 WIPE_STEM = "You cannot permanently wipe a user that was active in the last 30 days. Try again after "
 WIPE_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 SUFFIX_MARK = " You have requested this URI ["
+PG_ENV = "HORDE_USERS_TEST_POSTGRES_URL"
 RATE_LIMITED_GETS = 61  # 140 was the 62nd GET /api/v2/users/15 of its window (examples/README.md)
 
 
@@ -337,14 +339,43 @@ def _warm_up_for_429(run: ReplayRun) -> None:
             return
 
 
-@pytest.fixture(scope="module")
-def replay() -> Iterator[ReplayRun]:
-    """Run the whole replay once; the tests below inspect what it recorded."""
+def _database(kind: str) -> Iterator[str | None]:
+    """None (the sandbox's default fresh SQLite) or a PostgreSQL URL on a fresh schema, dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set")
+    import sqlalchemy
+
+    schema = f"hu_replay_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def replay(request: pytest.FixtureRequest) -> Iterator[ReplayRun]:
+    """Run the whole replay once per database; the tests below inspect what it recorded."""
     if not CASES:
         pytest.skip(f"no example exchanges in {EXAMPLES_DIR}")
+    for database in _database(request.param):
+        yield from _replay_on(database)
+
+
+def _replay_on(database: str | None) -> Iterator[ReplayRun]:
     from horde_users.sandbox import Sandbox
 
-    with Sandbox(admins=["peer_admin#1"], test_user_endpoint=True, rate_limits=True) as sandbox:
+    options: dict[str, Any] = {"admins": ["peer_admin#1"], "test_user_endpoint": True, "rate_limits": True}
+    with Sandbox(database=database, **options) as sandbox:
         url = httpx.URL(sandbox.url)
         assert url.path == "/api", f"sb.url must end in /api, got {sandbox.url!r}"
         assert url.host == "127.0.0.1"
