@@ -1445,3 +1445,22 @@ def test_test_user_kudos_has_no_upper_limit(test_user_target: Target) -> None:
     assert response.status_code in (200, 201), f"kudos 10**16: {response.status_code} {body!r}"
     assert body["kudos"] == 10**16
     test_user_target.secrets.add(body["api_key"])
+
+
+@pytest.mark.parametrize("raw", ["%FF", "%C0%80", "%E2%82", "%ZZ", "%", "1%FF", "%2e%2e", "%ED%A0%80"])
+def test_invalid_percent_encodings(target: Target, raw: str) -> None:
+    """Percent-escapes that are not UTF-8 (or not escapes) in the path and the query: 4xx, never a 5xx."""
+    numeric = {"message": NOT_NUMERIC, "rc": "UserNotFound"}
+    for method in ("GET", "DELETE"):
+        response = target.client.request(
+            method, f"/api/v2/users/{raw}", headers={"apikey": target.keys["bob"]}
+        )
+        assert_error(response, check_reply(target, response), 404, numeric, f"{method} /users/{raw}")
+    response = target.client.put(
+        f"/api/v2/users/{raw}", headers={"apikey": target.keys["admin"]}, json={"trusted": True}
+    )
+    assert_error(response, check_reply(target, response), 404, "UserNotFound", f"PUT /users/{raw}")
+    response = target.client.get(f"/api/v2/users?page={raw}")
+    body = check_reply(target, response)
+    assert response.status_code == 400, f"page={raw}: {response.status_code} {body!r}"
+    assert list(body["errors"]) == ["page"], body
