@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,17 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
+
+
+def _bind(config: uvicorn.Config) -> socket.socket:
+    """Bind the listening socket with TCP_NODELAY, which accepted sockets inherit.
+
+    uvicorn creates it with protocol 0, so asyncio never sets TCP_NODELAY and every response waits
+    on Nagle's algorithm and a delayed ACK (about 50 ms instead of 2 ms per request).
+    """
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _url(host: str, port: int) -> str:
@@ -107,7 +119,7 @@ class Sandbox:
             store=self._store,
         )
         config = _config(app, self.host, self._requested_port)
-        sock = config.bind_socket()
+        sock = _bind(config)
         self.port = int(sock.getsockname()[1])
         server = uvicorn.Server(config)
         failure: list[BaseException] = []
@@ -242,7 +254,7 @@ def serve(
         store=store,
     )
     config = _config(app, host, port)
-    sock = config.bind_socket()
+    sock = _bind(config)
     bound_port = int(sock.getsockname()[1])
     print(f"horde-users sandbox listening on {_url(host, bound_port)}  (Ctrl-C to stop)", flush=True)
     try:
