@@ -221,9 +221,8 @@ def _start(**options: Any) -> Iterator[tuple[Any, httpx.Client, int]]:
     with Sandbox(**options) as sandbox:
         url = httpx.URL(sandbox.url)
         assert url.port is not None
-        # A fresh connection per request: on a kept-alive connection each reply of the sandbox currently
-        # stalls ~40 ms (Nagle on its listening socket meets the client's delayed ACK); new connections are
-        # ACKed at once. It also keeps a crashed request from breaking the next one.
+        # A fresh connection per request, so that a request that crashes the server (uvicorn then drops
+        # the connection) is reported as itself and cannot break the next one.
         no_keep_alive = httpx.Limits(max_keepalive_connections=0)
         origin = f"{url.scheme}://{url.host}:{url.port}"
         with httpx.Client(base_url=origin, timeout=30.0, limits=no_keep_alive) as client:

@@ -381,9 +381,7 @@ def _replay_on(database: str | None) -> Iterator[ReplayRun]:
         assert url.host == "127.0.0.1"
         assert url.port is not None
         origin = f"{url.scheme}://{url.host}:{url.port}"
-        # A fresh connection per request: on a kept-alive connection each reply of the sandbox currently
-        # stalls ~40 ms (Nagle on its listening socket meets the client's delayed ACK).
-        with httpx.Client(timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        with httpx.Client(timeout=30.0) as client:
             run = ReplayRun(client=client, origin=origin, port=url.port)
             _run_replay(run)
             yield run
