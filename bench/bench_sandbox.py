@@ -76,6 +76,9 @@ def measure(server: Server, requests: dict[str, list[Request]], duration: float)
     cells: dict[str, Any] = {}
     for batch in requests.values():  # warm every path (and the workers) first
         run_load("127.0.0.1", server.port, batch, 8, 1.0)
+    heartbeat: list[Request] = [("GET", "/api/v2/status/heartbeat", BASE_HEADERS, None)]
+    ceiling = run_load("127.0.0.1", server.port, heartbeat, 8, duration)
+    print(f"sandbox: heartbeat c=8: {ceiling['rps']:.0f} req/s", file=sys.stderr, flush=True)
     for name, batch in requests.items():
         for connections in CONCURRENCY:
             cpu_before, wall_before = server.cpu_seconds(), time.perf_counter()
@@ -89,7 +92,7 @@ def measure(server: Server, requests: dict[str, list[Request]], duration: float)
                 file=sys.stderr,
                 flush=True,
             )
-    return cells
+    return {"cells": cells, "heartbeat_c8": ceiling}
 
 
 def run_database(label: str, url: str, duration: float, workdir: Path) -> dict[str, Any]:
