@@ -48,9 +48,8 @@ class HordeGroup(TyperGroup):
             code = getattr(exc, "exit_code", None)
             if not isinstance(code, int) or not hasattr(exc, "format_message"):
                 raise
-            if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help (rich printed it)
-                if exc.format_message().strip():
-                    exc.show()  # type: ignore[attr-defined]
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a group alone: its help, on stdout
+                typer.echo(exc.format_message())
                 sys.exit(EXIT_USAGE)
             err(f"error: {exc.format_message()}")
             ctx = getattr(exc, "ctx", None)
@@ -66,6 +65,7 @@ app = typer.Typer(
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("whoami")(users.whoami)

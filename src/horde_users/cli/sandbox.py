@@ -13,7 +13,9 @@ import typer
 
 from horde_users.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, fail, settings_of
 
-sandbox_app = typer.Typer(help="Run and seed a local sandbox server.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Run and seed a local sandbox server.", no_args_is_help=True, rich_markup_mode=None
+)
 
 DEFAULT_DATABASE = "horde-users-sandbox.db"
 """Shared by ``serve`` and the seeding commands, so users created from another terminal are served."""

@@ -21,7 +21,9 @@ from horde_users.cli.common import (
 )
 from horde_users.endpoints import USERS_PER_PAGE
 
-user_app = typer.Typer(help="Show, list, modify, delete and undelete users.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Show, list, modify, delete and undelete users.", no_args_is_help=True, rich_markup_mode=None
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the response as JSON (by wire name).")]
 SecretsOption = Annotated[
