@@ -158,6 +158,57 @@ def _digit_id(user_id: str) -> int | None:
     return value if rules.id_in_range(value) else None
 
 
+def _caller_and_target(
+    ctx: SandboxContext, apikey: str | None, user_id: str
+) -> tuple[UserData | None, UserData] | ApiError:
+    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error."""
+    caller: UserData | None = None
+    if _key(apikey) is not None:
+        looked_up = _lookup_caller(ctx, str(apikey))
+        if isinstance(looked_up, ApiError):
+            return looked_up
+        caller = looked_up
+    target_id = _digit_id(user_id)
+    target = ctx.store.get_user(target_id) if target_id is not None else None
+    if target is None:
+        return rules.user_not_found(user_id)
+    return caller, target
+
+
+def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError | None:
+    """The DELETE after the digit check (§7); None when it succeeded."""
+    found = _caller_and_target(ctx, apikey, user_id)
+    if isinstance(found, ApiError):
+        return found
+    caller, target = found
+    if caller is None:
+        return rules.validation_error({"apikey": rules.MISSING_DELETE_KEY})
+    decision = rules.delete_decision(caller, target, rules.utcnow())
+    if isinstance(decision, ApiError):
+        return decision
+    if decision == "soft_delete":
+        ctx.store.soft_delete(target.id)
+    elif decision == "wipe":
+        ctx.store.wipe(target.id)
+    return None
+
+
+def _modify(
+    ctx: SandboxContext, apikey: str | None, user_id: str, values: dict[str, Any]
+) -> dict[str, Any] | ApiError:
+    """The PUT after body validation (§4.3): target, key, then the operations."""
+    target_id = rules.put_path_id(user_id)
+    target = ctx.store.get_user(target_id) if target_id is not None else None
+    if target is None:
+        return rules.user_not_found(user_id)
+    if apikey is None:
+        return rules.validation_error({"apikey": rules.MISSING_PUT_KEY})
+    caller = _lookup_caller(ctx, apikey)
+    if isinstance(caller, ApiError):
+        return caller
+    return apply_modification(ctx, caller, target, values)
+
+
 # --------------------------------------------------------------------------------------- routes
 
 _APIKEY_DOC = "The caller's API key."
@@ -229,16 +280,11 @@ def _add_routes(app: FastAPI) -> None:
         if not rules.is_digit_id(user_id):
             return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
         ctx = _ctx(request)
-        target_id = _digit_id(user_id)
-        caller: UserData | None = None
-        if _key(apikey) is not None:
-            looked_up = _lookup_caller(ctx, str(apikey))
-            if isinstance(looked_up, ApiError):
-                return _error_response(looked_up)
-            caller = looked_up
-        target = ctx.store.get_user(target_id) if target_id is not None else None
-        if target is None:
-            return _error_response(rules.user_not_found(user_id))
+        with ctx.store.transaction():
+            found = _caller_and_target(ctx, apikey, user_id)
+        if isinstance(found, ApiError):
+            return _error_response(found)
+        caller, target = found
         level = rules.privilege_level(caller, target.id)
         return HordeJSONResponse(rules.render_user(target, level, rules.utcnow()))
 
@@ -269,16 +315,8 @@ def _add_routes(app: FastAPI) -> None:
         values = rules.validate_modify_body(parsed, sanitise)
         if isinstance(values, ApiError):
             return _error_response(values)
-        target_id = rules.put_path_id(user_id)
-        target = ctx.store.get_user(target_id) if target_id is not None else None
-        if target is None:
-            return _error_response(rules.user_not_found(user_id))
-        if apikey is None:
-            return _error_response(rules.validation_error({"apikey": rules.MISSING_PUT_KEY}))
-        caller = _lookup_caller(ctx, apikey)
-        if isinstance(caller, ApiError):
-            return _error_response(caller)
-        outcome = apply_modification(ctx, caller, target, values)
+        with ctx.store.transaction(write=True):
+            outcome = _modify(ctx, apikey, user_id, values)
         if isinstance(outcome, ApiError):
             return _error_response(outcome)
         return HordeJSONResponse(rules.render_modify(outcome))
@@ -298,25 +336,10 @@ def _add_routes(app: FastAPI) -> None:
         if not rules.is_digit_id(user_id):
             return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
         ctx = _ctx(request)
-        caller: UserData | None = None
-        if _key(apikey) is not None:
-            looked_up = _lookup_caller(ctx, str(apikey))
-            if isinstance(looked_up, ApiError):
-                return _error_response(looked_up)
-            caller = looked_up
-        target_id = _digit_id(user_id)
-        target = ctx.store.get_user(target_id) if target_id is not None else None
-        if target is None:
-            return _error_response(rules.user_not_found(user_id))
-        if caller is None:
-            return _error_response(rules.validation_error({"apikey": rules.MISSING_DELETE_KEY}))
-        decision = rules.delete_decision(caller, target, rules.utcnow())
-        if isinstance(decision, ApiError):
-            return _error_response(decision)
-        if decision == "soft_delete":
-            ctx.store.soft_delete(target.id)
-        elif decision == "wipe":
-            ctx.store.wipe(target.id)
+        with ctx.store.transaction(write=True):
+            outcome = _delete(ctx, apikey, user_id)
+        if isinstance(outcome, ApiError):
+            return _error_response(outcome)
         return HordeJSONResponse({"message": "OK"})
 
     @app.get(
@@ -334,13 +357,14 @@ def _add_routes(app: FastAPI) -> None:
         if key is None:
             return _error_response(rules.rc_error("InvalidAPIKey"))
         ctx = _ctx(request)
+        with ctx.store.transaction():
+            shared = ctx.store.find_by_shared_key(key)
+            user = ctx.store.find_by_api_key(key) if shared is None else None
         now = rules.utcnow()
-        shared = ctx.store.find_by_shared_key(key)
         if shared is not None:
             owner, name = shared
             suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
             return HordeJSONResponse(rules.render_user(owner, 0, now, username=owner.alias + suffix))
-        user = ctx.store.find_by_api_key(key)
         if user is None:
             return _error_response(rules.api_key_not_found(key))
         return HordeJSONResponse(rules.render_user(user, 1, now))

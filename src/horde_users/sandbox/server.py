@@ -26,7 +26,9 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         lifespan="off",
-        loop="asyncio",
+        # uvloop when installed. The HTTP parser stays h11: httptools refuses methods it does not know
+        # (``FOO``) with its own 400, where the contract answers 405 (users-api.md §3.1 shape f).
+        loop="auto",
         http="h11",
         ws="none",
         proxy_headers=False,

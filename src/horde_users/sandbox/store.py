@@ -3,7 +3,8 @@
 API keys are kept only as the lowercase hex SHA-256 of ``salt + key``; the salt is random, created once
 per database and stored in it (users-api.md §1.4), so keys survive restarts and work in every process.
 Kudos changes are single SQL ``UPDATE`` statements that apply the floor, so concurrent deltas are never
-lost. Every public method runs in its own transaction.
+lost. Every public method runs in its own transaction, or joins the one :meth:`SandboxStore.transaction`
+opened (the app runs each request in one).
 
 Seeding methods take a *user reference*: an ``int`` id, an alias string ``"name#id"`` (looked up
 exactly), or a :class:`SeededUser`.
@@ -18,6 +19,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,16 +34,18 @@ from sqlalchemy import (
     Double,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    and_,
+    bindparam,
     case,
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     literal,
@@ -66,6 +70,7 @@ from horde_users.sandbox.rules import (
 )
 
 WIPED = "<wiped>"
+_WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
 
 metadata = MetaData()
 
@@ -159,6 +164,54 @@ admins = Table(
     Column("alias", Text, primary_key=True),
 )
 
+# The two list orders (§4.1): each page is a range scan, not a sort of the whole table.
+Index("ix_horde_users_kudos_id", users.c.kudos.desc(), users.c.id)
+Index("ix_horde_users_created_id", users.c.created, users.c.id)
+
+# ---------------------------------------------------------------------- statements (built once)
+
+
+def _has(table: Table) -> Any:
+    return exists().where(table.c.user_id == users.c.id)
+
+
+_USER_SELECT = select(
+    users,
+    select(func.count()).where(suspicions.c.user_id == users.c.id).scalar_subquery().label("n_suspicions"),
+    _has(workers).label("has_workers"),
+    _has(shared_keys).label("has_shared_keys"),
+    _has(styles).label("has_styles"),
+).where(users.c.wiped.is_(False))
+_USER_BY_ID = _USER_SELECT.where(users.c.id == bindparam("user_id"))
+_USER_BY_KEY_HASH = _USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
+_USER_PAGES = {
+    sort: _USER_SELECT.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    for sort, order in (
+        ("kudos", (users.c.kudos.desc(), users.c.id.asc())),
+        ("age", (users.c.created.asc(), users.c.id.asc())),
+    )
+}
+_IDS: Any = bindparam("ids", expanding=True)
+_WORKERS_OF = (
+    select(workers.c.user_id, workers.c.id)
+    .where(workers.c.user_id.in_(_IDS))
+    .order_by(workers.c.created, workers.c.id)
+)
+_SHARED_KEYS_OF = (
+    select(shared_keys.c.user_id, shared_keys.c.id)
+    .where(shared_keys.c.user_id.in_(_IDS))
+    .order_by(shared_keys.c.created, shared_keys.c.id)
+)
+_STYLES_OF = (
+    select(styles.c.user_id, styles.c.id, styles.c.name, styles.c.type, styles.c.public)
+    .where(styles.c.user_id.in_(_IDS))
+    .order_by(styles.c.created, styles.c.id)
+)
+_SHARED_KEY = select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == bindparam("key"))
+_ADMIN_ALIASES = select(admins.c.alias)
+_KD_COLUMNS = tuple((key, f"kd_{key}") for key in KUDOS_DETAIL_KEYS)
+_RECORD_COLUMNS = tuple((name, f"rec_{name}") for name in RECORD_NAMES)
+
 _USER_BOOLS = (
     "moderator",
     "trusted",
@@ -221,6 +274,36 @@ def database_url(database: str | Path | None) -> str:
     return f"sqlite:///{Path(text_db).expanduser().resolve()}"
 
 
+def _user_data(
+    row: Any, worker_ids: tuple[str, ...], sharedkey_ids: tuple[str, ...], user_styles: tuple[StyleData, ...]
+) -> UserData:
+    """A user row of ``_USER_SELECT`` and its side-table entries as UserData."""
+    m = row._mapping
+    return UserData(
+        id=row.id,
+        username=row.username,
+        kudos=float(row.kudos),
+        evaluating_kudos=float(row.evaluating_kudos),
+        concurrency=int(row.concurrency),
+        worker_invited=int(row.worker_invited),
+        **{name: bool(m[name]) for name in _USER_BOOLS},
+        contact=row.contact,
+        admin_comment=row.admin_comment,
+        proxy_passkey=row.proxy_passkey,
+        usage_multiplier=float(row.usage_multiplier),
+        monthly_kudos=int(row.monthly_kudos),
+        monthly_last_received=row.monthly_last_received,
+        created=row.created,
+        last_active=row.last_active,
+        kudos_details={key: m[column] for key, column in _KD_COLUMNS},
+        records={name: m[column] for name, column in _RECORD_COLUMNS},
+        worker_ids=worker_ids,
+        styles=user_styles,
+        sharedkey_ids=sharedkey_ids,
+        suspicious=int(row.n_suspicions),
+    )
+
+
 class SandboxStore:
     """The sandbox database. ``url`` is a SQLAlchemy URL (``sqlite:///path.db``,
     ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
@@ -238,6 +321,7 @@ class SandboxStore:
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._memory else contextlib.nullcontext()
         )
+        self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
         self.engine = self._make_engine(schema)
         self._schema = schema
         self._salt = ""
@@ -266,7 +350,10 @@ class SandboxStore:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             if not self._memory:
+                # WAL with synchronous=NORMAL: commits skip the fsync (a sandbox may lose its last
+                # transactions on power loss, never its consistency).
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -274,26 +361,42 @@ class SandboxStore:
         def _on_begin(conn: Connection) -> None:
             # Writers take the write lock up front, so SQLite never has to upgrade a read lock
             # (which fails at once with "database is locked" under concurrency).
-            mode = "IMMEDIATE" if conn.get_execution_options().get("horde_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            mode = "IMMEDIATE" if conn.info.get(_WRITE) else "DEFERRED"
+            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
 
         return engine
 
     @contextlib.contextmanager
-    def _tx(self, write: bool = False) -> Iterator[Connection]:
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """One connection and transaction; the store calls made inside it (in this context) join it.
+
+        A ``write`` transaction takes SQLite's write lock at BEGIN; a write cannot join a read one.
+        """
+        current = self._current.get()
+        if current is not None:
+            if write and not current.info.get(_WRITE):
+                raise RuntimeError("a write cannot join a read transaction")
+            yield current
+            return
         with self._lock, self.engine.connect() as conn:
-            conn = conn.execution_options(horde_write=write)
-            with conn.begin():
-                yield conn
+            conn.info[_WRITE] = write
+            token = self._current.set(conn)
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                self._current.reset(token)
 
     def _init_schema(self) -> None:
         if self._schema is not None and not self._is_sqlite:
             with self.engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             if not self._is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(700100)"))
             metadata.create_all(conn, checkfirst=True)
+            for index in users.indexes:  # databases made before an index was added
+                index.create(conn, checkfirst=True)
             salt = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "salt")).scalar()
             if salt is None:
                 salt = secrets.token_hex(16)
@@ -351,120 +454,76 @@ class SandboxStore:
     # -------------------------------------------------------------------------------- reading
 
     def _load(self, conn: Connection, rows: Sequence[Any]) -> list[UserData]:
-        ids = [row.id for row in rows]
-        if not ids:
-            return []
-        worker_map: dict[int, list[str]] = {}
-        for wid, uid in conn.execute(
-            select(workers.c.id, workers.c.user_id)
-            .where(workers.c.user_id.in_(ids))
-            .order_by(workers.c.created, workers.c.id)
-        ):
-            worker_map.setdefault(uid, []).append(wid)
-        key_map: dict[int, list[str]] = {}
-        for kid, uid in conn.execute(
-            select(shared_keys.c.id, shared_keys.c.user_id)
-            .where(shared_keys.c.user_id.in_(ids))
-            .order_by(shared_keys.c.created, shared_keys.c.id)
-        ):
-            key_map.setdefault(uid, []).append(kid)
-        style_map: dict[int, list[StyleData]] = {}
-        for srow in conn.execute(
-            select(styles).where(styles.c.user_id.in_(ids)).order_by(styles.c.created, styles.c.id)
-        ):
-            style_map.setdefault(srow.user_id, []).append(
-                StyleData(id=srow.id, name=srow.name, type=srow.type, public=bool(srow.public))
+        """UserData of user rows (from ``_USER_SELECT``); a side table is read only for the rows that
+        have entries in it, with one query for all of them."""
+        worker_map = self._side(conn, rows, "has_workers", _WORKERS_OF)
+        key_map = self._side(conn, rows, "has_shared_keys", _SHARED_KEYS_OF)
+        style_map = self._side(conn, rows, "has_styles", _STYLES_OF)
+        return [
+            _user_data(
+                row,
+                tuple(r.id for r in worker_map.get(row.id, ())),
+                tuple(r.id for r in key_map.get(row.id, ())),
+                tuple(
+                    StyleData(id=r.id, name=r.name, type=r.type, public=bool(r.public))
+                    for r in style_map.get(row.id, ())
+                ),
             )
-        sus_map: dict[int, int] = {
-            int(uid): int(count)
-            for uid, count in conn.execute(
-                select(suspicions.c.user_id, func.count())
-                .where(suspicions.c.user_id.in_(ids))
-                .group_by(suspicions.c.user_id)
-            )
-        }
-        out = []
-        for row in rows:
-            m = row._mapping
-            out.append(
-                UserData(
-                    id=row.id,
-                    username=row.username,
-                    kudos=float(row.kudos),
-                    evaluating_kudos=float(row.evaluating_kudos),
-                    concurrency=int(row.concurrency),
-                    worker_invited=int(row.worker_invited),
-                    **{name: bool(m[name]) for name in _USER_BOOLS},
-                    contact=row.contact,
-                    admin_comment=row.admin_comment,
-                    proxy_passkey=row.proxy_passkey,
-                    usage_multiplier=float(row.usage_multiplier),
-                    monthly_kudos=int(row.monthly_kudos),
-                    monthly_last_received=row.monthly_last_received,
-                    created=row.created,
-                    last_active=row.last_active,
-                    kudos_details={k: m[f"kd_{k}"] for k in KUDOS_DETAIL_KEYS},
-                    records={k: m[f"rec_{k}"] for k in RECORD_NAMES},
-                    worker_ids=tuple(worker_map.get(row.id, ())),
-                    styles=tuple(style_map.get(row.id, ())),
-                    sharedkey_ids=tuple(key_map.get(row.id, ())),
-                    suspicious=sus_map.get(row.id, 0),
-                )
-            )
-        return out
+            for row in rows
+        ]
 
-    def _one(self, conn: Connection, condition: Any) -> UserData | None:
-        rows = conn.execute(select(users).where(and_(condition, users.c.wiped.is_(False)))).all()
-        loaded = self._load(conn, rows)
+    @staticmethod
+    def _side(conn: Connection, rows: Sequence[Any], flag: str, statement: Any) -> dict[int, list[Any]]:
+        """Rows of a side table by user id, for the users whose ``flag`` column is set."""
+        ids = [row.id for row in rows if row._mapping[flag]]
+        found: dict[int, list[Any]] = {}
+        if ids:
+            for side_row in conn.execute(statement, {"ids": ids}):
+                found.setdefault(side_row.user_id, []).append(side_row)
+        return found
+
+    def _one(self, conn: Connection, statement: Any, params: dict[str, Any]) -> UserData | None:
+        loaded = self._load(conn, conn.execute(statement, params).all())
         return loaded[0] if loaded else None
 
     def get_user(self, user_id: int) -> UserData | None:
         """The user with that id, or None when unknown or wiped."""
-        with self._tx() as conn:
-            return self._one(conn, users.c.id == user_id)
+        with self.transaction() as conn:
+            return self._one(conn, _USER_BY_ID, {"user_id": user_id})
 
     def find_by_api_key(self, key: str) -> UserData | None:
         """The (not wiped) user whose API key this is."""
-        with self._tx() as conn:
-            return self._one(conn, users.c.api_key_hash == self.hash_key(key))
+        with self.transaction() as conn:
+            return self._one(conn, _USER_BY_KEY_HASH, {"key_hash": self.hash_key(key)})
 
     def find_by_shared_key(self, key: str) -> tuple[UserData, str | None] | None:
         """The owner of a shared key (any UUID spelling) and the key's name."""
         canonical = canonical_uuid(key)
         if canonical is None:
             return None
-        with self._tx() as conn:
-            row = conn.execute(
-                select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == canonical)
-            ).first()
+        with self.transaction() as conn:
+            row = conn.execute(_SHARED_KEY, {"key": canonical}).first()
             if row is None:
                 return None
-            owner = self._one(conn, users.c.id == row.user_id)
+            owner = self._one(conn, _USER_BY_ID, {"user_id": row.user_id})
             return None if owner is None else (owner, row.name)
 
     def list_users(self, sort: Literal["kudos", "age"], offset: int, limit: int) -> list[UserData]:
         """One page of the users that are not wiped; ties broken by ascending id."""
-        order = (
-            (users.c.kudos.desc(), users.c.id.asc())
-            if sort == "kudos"
-            else (users.c.created.asc(), users.c.id.asc())
-        )
-        with self._tx() as conn:
-            rows = conn.execute(
-                select(users).where(users.c.wiped.is_(False)).order_by(*order).offset(offset).limit(limit)
-            ).all()
+        with self.transaction() as conn:
+            rows = conn.execute(_USER_PAGES[sort], {"offset": offset, "limit": limit}).all()
             return self._load(conn, rows)
 
     def admin_aliases(self) -> set[str]:
         """Aliases recorded as admins by seeding."""
-        with self._tx() as conn:
-            return set(conn.execute(select(admins.c.alias)).scalars())
+        with self.transaction() as conn:
+            return set(conn.execute(_ADMIN_ALIASES).scalars())
 
     def proxy_passkey_owner_is_service(self, passkey: str) -> bool:
         """Whether this proxy passkey belongs to a (not wiped) service account."""
         if not passkey:
             return False
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 select(users.c.id).where(
                     users.c.proxy_passkey == passkey, users.c.service.is_(True), users.c.wiped.is_(False)
@@ -474,7 +533,7 @@ class SandboxStore:
 
     def count_users(self) -> int:
         """Number of users that are not wiped (Anonymous included)."""
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return int(conn.execute(select(func.count()).where(users.c.wiped.is_(False))).scalar_one())
 
     # ----------------------------------------------------------------------------- mutations
@@ -501,14 +560,14 @@ class SandboxStore:
 
     def add_kudos(self, user_id: int, delta: int) -> float:
         """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             return self._credit(conn, user_id, float(delta), "admin")
 
     def add_monthly_kudos(self, user_id: int, delta: int, now: datetime | None = None) -> int:
         """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``."""
         when = to_naive_utc(now) if now is not None else utcnow()
         new = users.c.monthly_kudos + delta
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             row = conn.execute(
                 update(users)
                 .where(users.c.id == user_id)
@@ -524,12 +583,12 @@ class SandboxStore:
 
     def set_fields(self, user_id: int, **values: Any) -> None:
         """Store plain column values (roles, concurrency, texts, ...)."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
 
     def reset_suspicion(self, user_id: int) -> int:
         """Remove every suspicion record of the user; returns the count afterwards (0)."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(delete(suspicions).where(suspicions.c.user_id == user_id))
             return 0
 
@@ -541,7 +600,7 @@ class SandboxStore:
 
     def undelete(self, user_id: int) -> bool:
         """Clear the deleted mark; False when the user was not deleted."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             result = conn.execute(
                 update(users).where(users.c.id == user_id, users.c.deleted.is_(True)).values(deleted=False)
             )
@@ -552,7 +611,7 @@ class SandboxStore:
 
     def wipe(self, user_id: int) -> None:
         """Wipe for good: texts replaced by ``<wiped>``, key, workers and shared keys removed."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(delete(workers).where(workers.c.user_id == user_id))
             conn.execute(delete(shared_keys).where(shared_keys.c.user_id == user_id))
             conn.execute(delete(styles).where(styles.c.user_id == user_id))
@@ -575,7 +634,7 @@ class SandboxStore:
     ) -> TestUserResult:
         """The effect of ``POST /v2/dev/test-user`` (§9); texts arrive sanitised."""
         api_key = new_api_key()
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             if not self._is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(700101)"))
             existing = conn.execute(
@@ -616,7 +675,7 @@ class SandboxStore:
                 if len(username) > 30:
                     conn.execute(insert(suspicions).values(user_id=user_id, created=now))
                 created = True
-            user = self._one(conn, users.c.id == user_id)
+            user = self._one(conn, _USER_BY_ID, {"user_id": user_id})
         assert user is not None
         return TestUserResult(created=created, user=user, api_key=api_key)
 
@@ -673,7 +732,7 @@ class SandboxStore:
         when = to_naive_utc(created) if created is not None else utcnow()
         active = to_naive_utc(last_active) if last_active is not None else when
         oauth = str(uuid.uuid4()) if pseudonymous else f"sandbox-{uuid.uuid4().hex}"
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             user_id = self._insert_user(
                 conn,
                 self._defaults(
@@ -699,7 +758,7 @@ class SandboxStore:
 
     def add_admin(self, alias: str) -> None:
         """Record an alias as admin (seeded admins, §6.1)."""
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             self._add_admin(conn, alias)
 
     @staticmethod
@@ -711,7 +770,7 @@ class SandboxStore:
         """A shared key (UUID, canonical form) owned by ``user``, optionally named."""
         user_id = self.resolve(user)
         key = str(uuid.uuid4())
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=utcnow()))
         return key
 
@@ -719,7 +778,7 @@ class SandboxStore:
         """A worker owned by ``user`` (counts in ``worker_count`` / ``worker_ids``); returns its id."""
         user_id = self.resolve(user)
         worker_id = str(uuid.uuid4())
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(
                 insert(workers).values(
                     id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=utcnow()
@@ -733,7 +792,7 @@ class SandboxStore:
             raise ValueError("type must be 'image' or 'text'")
         user_id = self.resolve(user)
         style_id = str(uuid.uuid4())
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(
                 insert(styles).values(
                     id=style_id, user_id=user_id, name=name, type=type, public=public, created=utcnow()
@@ -763,7 +822,7 @@ class SandboxStore:
     def add_suspicion(self, user: UserRef) -> int:
         """Record one suspicion; returns the user's count afterwards."""
         user_id = self.resolve(user)
-        with self._tx(write=True) as conn:
+        with self.transaction(write=True) as conn:
             conn.execute(insert(suspicions).values(user_id=user_id, created=utcnow()))
             return int(
                 conn.execute(
