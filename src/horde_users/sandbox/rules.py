@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -56,6 +56,11 @@ RECORD_KEYS: tuple[tuple[str, str], ...] = (
 )
 #: Flat record names as used by the store and ``set_records``: ``usage_megapixelsteps`` etc.
 RECORD_NAMES: tuple[str, ...] = tuple(f"{g}_{leaf}" for g, leaf in RECORD_KEYS)
+#: ``records`` by group: ``(group, ((leaf, flat name, is a float), ...))``, in wire order.
+_RECORD_GROUPS: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = tuple(
+    (group, tuple((leaf, f"{g}_{leaf}", leaf == "megapixelsteps") for g, leaf in RECORD_KEYS if g == group))
+    for group in dict.fromkeys(g for g, _ in RECORD_KEYS)
+)
 
 
 def utcnow() -> datetime:
@@ -321,10 +326,11 @@ def format_rfc822(when: datetime) -> str:
 
 def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, Any]:
     """Step 1 of §2.5: every UserDetails key (wire names, model order), None where the level hides it."""
-    records: dict[str, dict[str, float | int]] = {}
-    for group, leaf in RECORD_KEYS:
-        stored = user.records.get(f"{group}_{leaf}")
-        records.setdefault(group, {})[leaf] = _zero_or(stored, leaf == "megapixelsteps")
+    stored = user.records
+    records = {
+        group: {leaf: _zero_or(stored.get(name), as_float) for leaf, name, as_float in leaves}
+        for group, leaves in _RECORD_GROUPS
+    }
     show_workers = level >= 1 or user.public_workers
     styles = [
         {"name": f"{user.alias}::style::{s.name}", "id": s.id, "type": s.type}
@@ -722,6 +728,16 @@ def render_user(
         values["username"] = username
     dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
     return finish_user_body(dumped, values, listing=listing)
+
+
+def render_user_list(users: Sequence[UserData], now: datetime) -> list[dict[str, Any]]:
+    """A ``GET /users`` page (public view, every key kept), validated and dumped once as
+    ``ListUsersDetailsResponse``."""
+    from horde_users.models import ListUsersDetailsResponse
+
+    values = [user_details_values(user, 0, now) for user in users]
+    dumped = ListUsersDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
+    return [finish_user_body(d, v, listing=True) for d, v in zip(dumped, values, strict=True)]
 
 
 def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from sqlalchemy import (
     delete,
     event,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -164,9 +165,10 @@ admins = Table(
     Column("alias", Text, primary_key=True),
 )
 
-# The two list orders (§4.1): each page is a range scan, not a sort of the whole table.
-Index("ix_horde_users_kudos_id", users.c.kudos.desc(), users.c.id)
-Index("ix_horde_users_created_id", users.c.created, users.c.id)
+# The two list orders (§4.1): a page is a range scan of one of these, not a sort of the whole table,
+# and the rows skipped by the offset are filtered on ``wiped`` without reading the table.
+Index("ix_horde_users_list_kudos", users.c.wiped, users.c.kudos.desc(), users.c.id)
+Index("ix_horde_users_list_age", users.c.wiped, users.c.created, users.c.id)
 
 # ---------------------------------------------------------------------- statements (built once)
 
@@ -181,7 +183,7 @@ _USER_SELECT = select(
     _has(workers).label("has_workers"),
     _has(shared_keys).label("has_shared_keys"),
     _has(styles).label("has_styles"),
-).where(users.c.wiped.is_(False))
+).where(users.c.wiped == false())  # "=", not "IS": PostgreSQL can use the index for it
 _USER_BY_ID = _USER_SELECT.where(users.c.id == bindparam("user_id"))
 _USER_BY_KEY_HASH = _USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
 _USER_PAGES = {
@@ -209,8 +211,6 @@ _STYLES_OF = (
 )
 _SHARED_KEY = select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == bindparam("key"))
 _ADMIN_ALIASES = select(admins.c.alias)
-_KD_COLUMNS = tuple((key, f"kd_{key}") for key in KUDOS_DETAIL_KEYS)
-_RECORD_COLUMNS = tuple((name, f"rec_{name}") for name in RECORD_NAMES)
 
 _USER_BOOLS = (
     "moderator",
@@ -274,33 +274,44 @@ def database_url(database: str | Path | None) -> str:
     return f"sqlite:///{Path(text_db).expanduser().resolve()}"
 
 
+_AT = {column.key: i for i, column in enumerate(_USER_SELECT.selected_columns)}
+_PLAIN_AT = tuple(
+    (name, _AT[name])
+    for name in (
+        "id",
+        "username",
+        "contact",
+        "admin_comment",
+        "proxy_passkey",
+        "monthly_last_received",
+        "created",
+        "last_active",
+    )
+)
+_CONVERTED_AT: tuple[tuple[str, int, Any], ...] = (
+    *((name, _AT[name], float) for name in ("kudos", "evaluating_kudos", "usage_multiplier")),
+    *((name, _AT[name], int) for name in ("concurrency", "worker_invited", "monthly_kudos")),
+    *((name, _AT[name], bool) for name in _USER_BOOLS),
+    ("suspicious", _AT["n_suspicions"], int),
+)
+_KD_AT = tuple((key, _AT[f"kd_{key}"]) for key in KUDOS_DETAIL_KEYS)
+_RECORD_AT = tuple((name, _AT[f"rec_{name}"]) for name in RECORD_NAMES)
+
+
 def _user_data(
     row: Any, worker_ids: tuple[str, ...], sharedkey_ids: tuple[str, ...], user_styles: tuple[StyleData, ...]
 ) -> UserData:
-    """A user row of ``_USER_SELECT`` and its side-table entries as UserData."""
-    m = row._mapping
+    """A user row of ``_USER_SELECT`` and its side-table entries as UserData (columns by position)."""
+    v = tuple(row)
+    fields: dict[str, Any] = {name: v[i] for name, i in _PLAIN_AT}
+    fields.update({name: convert(v[i]) for name, i, convert in _CONVERTED_AT})
     return UserData(
-        id=row.id,
-        username=row.username,
-        kudos=float(row.kudos),
-        evaluating_kudos=float(row.evaluating_kudos),
-        concurrency=int(row.concurrency),
-        worker_invited=int(row.worker_invited),
-        **{name: bool(m[name]) for name in _USER_BOOLS},
-        contact=row.contact,
-        admin_comment=row.admin_comment,
-        proxy_passkey=row.proxy_passkey,
-        usage_multiplier=float(row.usage_multiplier),
-        monthly_kudos=int(row.monthly_kudos),
-        monthly_last_received=row.monthly_last_received,
-        created=row.created,
-        last_active=row.last_active,
-        kudos_details={key: m[column] for key, column in _KD_COLUMNS},
-        records={name: m[column] for name, column in _RECORD_COLUMNS},
+        **fields,
+        kudos_details={key: v[i] for key, i in _KD_AT},
+        records={name: v[i] for name, i in _RECORD_AT},
         worker_ids=worker_ids,
         styles=user_styles,
         sharedkey_ids=sharedkey_ids,
-        suspicious=int(row.n_suspicions),
     )
 
 
