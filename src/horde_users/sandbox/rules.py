@@ -324,6 +324,11 @@ def format_rfc822(when: datetime) -> str:
     )
 
 
+def account_age(user: UserData, now: datetime) -> int:
+    """Whole seconds since the account was created (never negative)."""
+    return max(int((to_naive_utc(now) - user.created).total_seconds()), 0)
+
+
 def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, Any]:
     """Step 1 of §2.5: every UserDetails key (wire names, model order), None where the level hides it."""
     stored = user.records
@@ -341,7 +346,6 @@ def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, 
     if level >= 2:
         bonus = MODERATOR_MONTHLY_BONUS if user.moderator else 0
         monthly = {"amount": user.monthly_kudos + bonus, "last_received": user.monthly_last_received}
-    age = int((to_naive_utc(now) - user.created).total_seconds())
     return {
         "username": user.alias,
         "id": user.id,
@@ -370,7 +374,7 @@ def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, 
         "contact": user.contact if level >= 1 else None,
         "admin_comment": user.admin_comment if level >= 2 else None,
         "proxy_passkey": user.proxy_passkey if level >= 2 else None,
-        "account_age": max(age, 0),
+        "account_age": account_age(user, now),
         "usage": {"megapixelsteps": None, "requests": None},
         "contributions": {"megapixelsteps": None, "fulfillments": None},
         "records": records,
@@ -713,6 +717,28 @@ def canonical_uuid(text: str) -> str | None:
 # ------------------------------------------------------------------------ rendering with models
 
 
+_RENDERED_MAX = 4096
+#: Finished bodies by ``(id(user), level, listing, username)``; the entry keeps the (immutable) user, so
+#: the id cannot be reused while it is cached. Only ``account_age`` depends on the time: it is set on
+#: every use. The store hands out one UserData object per distinct row, so repeated reads hit.
+_rendered: dict[tuple[int, int, bool, str | None], tuple[UserData, dict[str, Any]]] = {}
+
+
+def _cached_body(key: tuple[int, int, bool, str | None], user: UserData) -> dict[str, Any] | None:
+    entry = _rendered.get(key)
+    return entry[1] if entry is not None and entry[0] is user else None
+
+
+def _remember(key: tuple[int, int, bool, str | None], user: UserData, body: dict[str, Any]) -> None:
+    if len(_rendered) >= _RENDERED_MAX:
+        _rendered.clear()
+    _rendered[key] = (user, body)
+
+
+def _aged(body: dict[str, Any], user: UserData, now: datetime) -> dict[str, Any]:
+    return {**body, "account_age": account_age(user, now)}
+
+
 def render_user(
     user: UserData, level: int, now: datetime, *, listing: bool = False, username: str | None = None
 ) -> dict[str, Any]:
@@ -723,21 +749,33 @@ def render_user(
     """
     from horde_users.models import UserDetailsResponse
 
-    values = user_details_values(user, level, now)
-    if username is not None:
-        values["username"] = username
-    dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
-    return finish_user_body(dumped, values, listing=listing)
+    key = (id(user), level, listing, username)
+    body = _cached_body(key, user)
+    if body is None:
+        values = user_details_values(user, level, now)
+        if username is not None:
+            values["username"] = username
+        dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
+        body = finish_user_body(dumped, values, listing=listing)
+        _remember(key, user, body)
+    return _aged(body, user, now)
 
 
 def render_user_list(users: Sequence[UserData], now: datetime) -> list[dict[str, Any]]:
-    """A ``GET /users`` page (public view, every key kept), validated and dumped once as
-    ``ListUsersDetailsResponse``."""
+    """A ``GET /users`` page (public view, every key kept); the users not rendered before are validated
+    and dumped at once as ``ListUsersDetailsResponse``."""
     from horde_users.models import ListUsersDetailsResponse
 
-    values = [user_details_values(user, 0, now) for user in users]
-    dumped = ListUsersDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
-    return [finish_user_body(d, v, listing=True) for d, v in zip(dumped, values, strict=True)]
+    keys = [(id(user), 0, True, None) for user in users]
+    bodies = [_cached_body(key, user) for key, user in zip(keys, users, strict=True)]
+    missing = [i for i, body in enumerate(bodies) if body is None]
+    if missing:
+        values = [user_details_values(users[i], 0, now) for i in missing]
+        dumped = ListUsersDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
+        for i, d, v in zip(missing, dumped, values, strict=True):
+            body = bodies[i] = finish_user_body(d, v, listing=True)
+            _remember(keys[i], users[i], body)
+    return [_aged(body, user, now) for body, user in zip(bodies, users, strict=True)]  # type: ignore[arg-type]
 
 
 def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,7 @@ from horde_users.sandbox.rules import (
 
 WIPED = "<wiped>"
 _WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
+_USERS_KEPT = 4096  # distinct user rows whose UserData a store keeps for reuse
 
 metadata = MetaData()
 
@@ -212,6 +213,32 @@ _STYLES_OF = (
 _SHARED_KEY = select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == bindparam("key"))
 _ADMIN_ALIASES = select(admins.c.alias)
 
+
+def _credit_statement(detail: str) -> Any:
+    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``."""
+    delta = bindparam("delta", type_=Double)
+    new = users.c.kudos + delta
+    floor = case(
+        (users.c.id == ANON_ID, literal(-50.0)),
+        (users.c.pseudonymous.is_(True), literal(14.0)),
+        else_=literal(25.0),
+    )
+    detail_column = users.c[f"kd_{detail}"]
+    return (
+        update(users)
+        .where(users.c.id == bindparam("target_id"))
+        .values(
+            {
+                users.c.kudos: case((new < floor, floor), else_=new),
+                detail_column: func.coalesce(detail_column, 0.0) + delta,
+            }
+        )
+        .returning(users.c.kudos)
+    )
+
+
+_CREDITS = {detail: _credit_statement(detail) for detail in ("admin", "recurring")}
+
 _USER_BOOLS = (
     "moderator",
     "trusted",
@@ -299,10 +326,12 @@ _RECORD_AT = tuple((name, _AT[f"rec_{name}"]) for name in RECORD_NAMES)
 
 
 def _user_data(
-    row: Any, worker_ids: tuple[str, ...], sharedkey_ids: tuple[str, ...], user_styles: tuple[StyleData, ...]
+    v: tuple[Any, ...],
+    worker_ids: tuple[str, ...],
+    sharedkey_ids: tuple[str, ...],
+    user_styles: tuple[StyleData, ...],
 ) -> UserData:
-    """A user row of ``_USER_SELECT`` and its side-table entries as UserData (columns by position)."""
-    v = tuple(row)
+    """A user row of ``_USER_SELECT`` (as a tuple) and its side-table entries as UserData."""
     fields: dict[str, Any] = {name: v[i] for name, i in _PLAIN_AT}
     fields.update({name: convert(v[i]) for name, i, convert in _CONVERTED_AT})
     return UserData(
@@ -332,6 +361,7 @@ class SandboxStore:
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._memory else contextlib.nullcontext()
         )
+        self._users: dict[tuple[Any, ...], UserData] = {}
         self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
         self.engine = self._make_engine(schema)
         self._schema = schema
@@ -471,8 +501,8 @@ class SandboxStore:
         key_map = self._side(conn, rows, "has_shared_keys", _SHARED_KEYS_OF)
         style_map = self._side(conn, rows, "has_styles", _STYLES_OF)
         return [
-            _user_data(
-                row,
+            self._user(
+                tuple(row),
                 tuple(r.id for r in worker_map.get(row.id, ())),
                 tuple(r.id for r in key_map.get(row.id, ())),
                 tuple(
@@ -482,6 +512,15 @@ class SandboxStore:
             )
             for row in rows
         ]
+
+    def _user(self, *parts: Any) -> UserData:
+        """``_user_data(*parts)``, one object per distinct content (so rendered bodies can be reused)."""
+        user = self._users.get(parts)
+        if user is None:
+            if len(self._users) >= _USERS_KEPT:
+                self._users.clear()
+            user = self._users[parts] = _user_data(*parts)
+        return user
 
     @staticmethod
     def _side(conn: Connection, rows: Sequence[Any], flag: str, statement: Any) -> dict[int, list[Any]]:
@@ -549,24 +588,10 @@ class SandboxStore:
 
     # ----------------------------------------------------------------------------- mutations
 
-    def _floor_expr(self) -> Any:
-        return case(
-            (users.c.id == ANON_ID, literal(-50.0)),
-            (users.c.pseudonymous.is_(True), literal(14.0)),
-            else_=literal(25.0),
-        )
-
-    def _credit(self, conn: Connection, user_id: int, delta: float, detail: str | None) -> float:
+    @staticmethod
+    def _credit(conn: Connection, user_id: int, delta: float, detail: str) -> float:
         """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance."""
-        new = users.c.kudos + delta
-        floor = self._floor_expr()
-        values: dict[Any, Any] = {users.c.kudos: case((new < floor, floor), else_=new)}
-        if detail is not None:
-            column = users.c[f"kd_{detail}"]
-            values[column] = func.coalesce(column, 0.0) + delta
-        row = conn.execute(
-            update(users).where(users.c.id == user_id).values(values).returning(users.c.kudos)
-        ).first()
+        row = conn.execute(_CREDITS[detail], {"target_id": user_id, "delta": delta}).first()
         return float(row[0]) if row is not None else 0.0
 
     def add_kudos(self, user_id: int, delta: int) -> float:
