@@ -38,13 +38,18 @@ _TRUTHY = frozenset({"1", "true", "yes", "on"})
 _JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
 
 
+class RawJSON(str):
+    """JSON text already written by :func:`rules.json_text` (sent as it is)."""
+
+
 class HordeJSONResponse(Response):
     """JSON as the real server writes it: ``", "``/``": "`` separators and ``charset=utf-8``."""
 
     media_type = "application/json; charset=utf-8"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, separators=(", ", ": "), allow_nan=False).encode("ascii") + b"\n"
+        text = content if isinstance(content, RawJSON) else rules.json_text(content)
+        return text.encode("ascii") + b"\n"
 
 
 def _error_response(error: ApiError) -> HordeJSONResponse:
@@ -284,7 +289,7 @@ def _add_routes(app: FastAPI) -> None:
             rules.normalise_sort(sort), (number - 1) * rules.PAGE_SIZE, rules.PAGE_SIZE
         )
         now = rules.utcnow()
-        return HordeJSONResponse(rules.render_user_list(found, now))
+        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, now)))
 
     @app.get(
         "/api/v2/users/{user_id}",

@@ -7,6 +7,7 @@ normalisation of ``page`` and ``sort`` (§4.1).
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -717,26 +718,54 @@ def canonical_uuid(text: str) -> str | None:
 # ------------------------------------------------------------------------ rendering with models
 
 
+def json_text(value: Any) -> str:
+    """JSON as the real server writes it: ``", "`` and ``": "`` separators, ASCII, no NaN."""
+    return json.dumps(value, separators=(", ", ": "), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A finished user body; only ``account_age`` depends on the time, and it is set on each use."""
+
+    user: UserData
+    body: dict[str, Any]
+    head: str
+    """The body's JSON text up to the ``account_age`` value."""
+    tail: str
+    """The body's JSON text after the ``account_age`` value."""
+
+    @classmethod
+    def of(cls, user: UserData, body: dict[str, Any]) -> _Rendered:
+        pairs = [f"{json_text(key)}: {json_text(value)}" for key, value in body.items()]
+        at = list(body).index("account_age")
+        head = "{" + "".join(pair + ", " for pair in pairs[:at]) + '"account_age": '
+        tail = "".join(", " + pair for pair in pairs[at + 1 :]) + "}"
+        return cls(user, body, head, tail)
+
+    def body_at(self, now: datetime) -> dict[str, Any]:
+        return {**self.body, "account_age": account_age(self.user, now)}
+
+    def text_at(self, now: datetime) -> str:
+        return f"{self.head}{account_age(self.user, now)}{self.tail}"
+
+
 _RENDERED_MAX = 4096
-#: Finished bodies by ``(id(user), level, listing, username)``; the entry keeps the (immutable) user, so
-#: the id cannot be reused while it is cached. Only ``account_age`` depends on the time: it is set on
-#: every use. The store hands out one UserData object per distinct row, so repeated reads hit.
-_rendered: dict[tuple[int, int, bool, str | None], tuple[UserData, dict[str, Any]]] = {}
+#: Rendered users by ``(id(user), level, listing, username)``; the entry keeps the (immutable) user, so
+#: the id cannot be reused while it is cached. The store hands out one UserData object per distinct
+#: row, so repeated reads of unchanged users hit.
+_rendered: dict[tuple[int, int, bool, str | None], _Rendered] = {}
 
 
-def _cached_body(key: tuple[int, int, bool, str | None], user: UserData) -> dict[str, Any] | None:
+def _cached(key: tuple[int, int, bool, str | None], user: UserData) -> _Rendered | None:
     entry = _rendered.get(key)
-    return entry[1] if entry is not None and entry[0] is user else None
+    return entry if entry is not None and entry.user is user else None
 
 
-def _remember(key: tuple[int, int, bool, str | None], user: UserData, body: dict[str, Any]) -> None:
+def _remember(key: tuple[int, int, bool, str | None], user: UserData, body: dict[str, Any]) -> _Rendered:
     if len(_rendered) >= _RENDERED_MAX:
         _rendered.clear()
-    _rendered[key] = (user, body)
-
-
-def _aged(body: dict[str, Any], user: UserData, now: datetime) -> dict[str, Any]:
-    return {**body, "account_age": account_age(user, now)}
+    entry = _rendered[key] = _Rendered.of(user, body)
+    return entry
 
 
 def render_user(
@@ -750,32 +779,40 @@ def render_user(
     from horde_users.models import UserDetailsResponse
 
     key = (id(user), level, listing, username)
-    body = _cached_body(key, user)
-    if body is None:
+    entry = _cached(key, user)
+    if entry is None:
         values = user_details_values(user, level, now)
         if username is not None:
             values["username"] = username
         dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
-        body = finish_user_body(dumped, values, listing=listing)
-        _remember(key, user, body)
-    return _aged(body, user, now)
+        entry = _remember(key, user, finish_user_body(dumped, values, listing=listing))
+    return entry.body_at(now)
 
 
-def render_user_list(users: Sequence[UserData], now: datetime) -> list[dict[str, Any]]:
-    """A ``GET /users`` page (public view, every key kept); the users not rendered before are validated
-    and dumped at once as ``ListUsersDetailsResponse``."""
+def _render_page(users: Sequence[UserData], now: datetime) -> list[_Rendered]:
+    """A ``GET /users`` page; the users not rendered before are validated and dumped at once as
+    ``ListUsersDetailsResponse``."""
     from horde_users.models import ListUsersDetailsResponse
 
     keys = [(id(user), 0, True, None) for user in users]
-    bodies = [_cached_body(key, user) for key, user in zip(keys, users, strict=True)]
-    missing = [i for i, body in enumerate(bodies) if body is None]
+    entries = [_cached(key, user) for key, user in zip(keys, users, strict=True)]
+    missing = [i for i, entry in enumerate(entries) if entry is None]
     if missing:
         values = [user_details_values(users[i], 0, now) for i in missing]
         dumped = ListUsersDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
         for i, d, v in zip(missing, dumped, values, strict=True):
-            body = bodies[i] = finish_user_body(d, v, listing=True)
-            _remember(keys[i], users[i], body)
-    return [_aged(body, user, now) for body, user in zip(bodies, users, strict=True)]  # type: ignore[arg-type]
+            entries[i] = _remember(keys[i], users[i], finish_user_body(d, v, listing=True))
+    return entries  # type: ignore[return-value]
+
+
+def render_user_list(users: Sequence[UserData], now: datetime) -> list[dict[str, Any]]:
+    """A ``GET /users`` page (public view, every key kept)."""
+    return [entry.body_at(now) for entry in _render_page(users, now)]
+
+
+def render_user_list_json(users: Sequence[UserData], now: datetime) -> str:
+    """``json_text(render_user_list(users, now))``, from the cached texts of the users."""
+    return "[" + ", ".join(entry.text_at(now) for entry in _render_page(users, now)) + "]"
 
 
 def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:

@@ -321,8 +321,17 @@ _CONVERTED_AT: tuple[tuple[str, int, Any], ...] = (
     *((name, _AT[name], bool) for name in _USER_BOOLS),
     ("suspicious", _AT["n_suspicions"], int),
 )
+_ID = _AT["id"]
 _KD_AT = tuple((key, _AT[f"kd_{key}"]) for key in KUDOS_DETAIL_KEYS)
 _RECORD_AT = tuple((name, _AT[f"rec_{name}"]) for name in RECORD_NAMES)
+
+
+def _side_id(row: Any) -> str:
+    return str(row.id)
+
+
+def _style(row: Any) -> StyleData:
+    return StyleData(id=row.id, name=row.name, type=row.type, public=bool(row.public))
 
 
 def _user_data(
@@ -497,20 +506,13 @@ class SandboxStore:
     def _load(self, conn: Connection, rows: Sequence[Any]) -> list[UserData]:
         """UserData of user rows (from ``_USER_SELECT``); a side table is read only for the rows that
         have entries in it, with one query for all of them."""
-        worker_map = self._side(conn, rows, "has_workers", _WORKERS_OF)
-        key_map = self._side(conn, rows, "has_shared_keys", _SHARED_KEYS_OF)
-        style_map = self._side(conn, rows, "has_styles", _STYLES_OF)
+        tuples = [tuple(row) for row in rows]
+        workers_of = self._side(conn, tuples, "has_workers", _WORKERS_OF, _side_id)
+        keys_of = self._side(conn, tuples, "has_shared_keys", _SHARED_KEYS_OF, _side_id)
+        styles_of = self._side(conn, tuples, "has_styles", _STYLES_OF, _style)
         return [
-            self._user(
-                tuple(row),
-                tuple(r.id for r in worker_map.get(row.id, ())),
-                tuple(r.id for r in key_map.get(row.id, ())),
-                tuple(
-                    StyleData(id=r.id, name=r.name, type=r.type, public=bool(r.public))
-                    for r in style_map.get(row.id, ())
-                ),
-            )
-            for row in rows
+            self._user(v, workers_of.get(v[_ID], ()), keys_of.get(v[_ID], ()), styles_of.get(v[_ID], ()))
+            for v in tuples
         ]
 
     def _user(self, *parts: Any) -> UserData:
@@ -523,14 +525,17 @@ class SandboxStore:
         return user
 
     @staticmethod
-    def _side(conn: Connection, rows: Sequence[Any], flag: str, statement: Any) -> dict[int, list[Any]]:
-        """Rows of a side table by user id, for the users whose ``flag`` column is set."""
-        ids = [row.id for row in rows if row._mapping[flag]]
+    def _side(
+        conn: Connection, tuples: list[tuple[Any, ...]], flag: str, statement: Any, entry: Any
+    ) -> dict[int, tuple[Any, ...]]:
+        """``entry(row)`` of a side table's rows by user id, for the users whose ``flag`` column is set."""
+        at = _AT[flag]
+        ids = [v[_ID] for v in tuples if v[at]]
         found: dict[int, list[Any]] = {}
         if ids:
             for side_row in conn.execute(statement, {"ids": ids}):
-                found.setdefault(side_row.user_id, []).append(side_row)
-        return found
+                found.setdefault(side_row.user_id, []).append(entry(side_row))
+        return {user_id: tuple(entries) for user_id, entries in found.items()}
 
     def _one(self, conn: Connection, statement: Any, params: dict[str, Any]) -> UserData | None:
         loaded = self._load(conn, conn.execute(statement, params).all())
