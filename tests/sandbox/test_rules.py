@@ -154,6 +154,15 @@ def test_listing_keeps_all_31_keys_with_explicit_nulls() -> None:
         assert body[key] is None
 
 
+def test_list_json_is_the_encoded_listing_bodies_and_ages_with_the_clock() -> None:
+    users = [ALICE, MOD, ANON, UserData(id=4, username='q"\u00e9', kudos=-0.5, created=NOW)]
+    for now in (NOW, NOW + timedelta(seconds=90)):  # the second run reuses the rendered users
+        expected = rules.json_text([rules.render_user(user, 0, now, listing=True) for user in users])
+        assert rules.render_user_list_json(users, now) == expected
+    assert rules.render_user(ALICE, 0, NOW + timedelta(seconds=90), listing=True)["account_age"] == 168
+    assert rules.render_user_list_json([], NOW) == "[]"
+
+
 def test_public_workers_and_public_styles_show_at_level_0() -> None:
     styles = (StyleData("s1", "pub", "image", True), StyleData("s2", "priv", "text", False))
     user = UserData(id=3, username="a", created=NOW, worker_ids=("w1",), styles=styles)

@@ -99,7 +99,7 @@ def _ctx(request: Request) -> SandboxContext:
 
 
 def _store_work(handler: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
-    """A blocking route (its first parameter ``request``) as ``async def``, run per ``ctx.inline``.
+    """A blocking route (with a ``request`` parameter) as ``async def``, run per ``ctx.inline``.
 
     FastAPI reads the parameters through ``__wrapped__`` and awaits the wrapper.
     """

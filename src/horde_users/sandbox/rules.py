@@ -805,13 +805,9 @@ def _render_page(users: Sequence[UserData], now: datetime) -> list[_Rendered]:
     return entries  # type: ignore[return-value]
 
 
-def render_user_list(users: Sequence[UserData], now: datetime) -> list[dict[str, Any]]:
-    """A ``GET /users`` page (public view, every key kept)."""
-    return [entry.body_at(now) for entry in _render_page(users, now)]
-
-
 def render_user_list_json(users: Sequence[UserData], now: datetime) -> str:
-    """``json_text(render_user_list(users, now))``, from the cached texts of the users."""
+    """A ``GET /users`` page as JSON text: ``json_text`` of the users' listing bodies (``render_user``
+    with ``listing=True``), joined from their cached texts."""
     return "[" + ", ".join(entry.text_at(now) for entry in _render_page(users, now)) + "]"
 
 
