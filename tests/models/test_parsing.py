@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -217,3 +218,28 @@ def test_any_user_body_survives_a_dump_and_parse_round_trip(body: dict[str, Any]
     dumped = user.model_dump(mode="json", by_alias=True, exclude_unset=True)
     assert UserDetailsResponse.model_validate(dumped) == user
     assert set(dumped) == set(body)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: UserDetailsResponse(id_=1),
+        lambda: UserDetailsResponse.model_validate({"id": 1}),
+        lambda: UserDetailsResponse.model_validate_json(b'{"id": 1}'),
+        lambda: UserDetailsResponse.model_construct(id_=1),
+        lambda: ListUsersDetailsResponse.model_validate_json(b'[{"id": 1}, {"id": 2}]'),
+    ],
+)
+def test_every_way_of_building_a_response_records_when_it_was_built(build: Any) -> None:
+    before = time.time()
+    response = build()
+    after = time.time()
+    time.sleep(0.01)
+    assert before <= response.time_constructed <= after
+    assert response.__pydantic_private__ == {"_time_constructed": response.time_constructed}
+
+
+def test_the_users_of_a_page_share_the_pages_time_and_copies_keep_it() -> None:
+    page = ListUsersDetailsResponse.model_validate([{"id": 1}, {"id": 2}])
+    assert {user.time_constructed for user in page} == {page.time_constructed}
+    assert page.model_copy().time_constructed == page.time_constructed
