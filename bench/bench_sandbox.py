@@ -4,9 +4,9 @@ The database holds 10,000 users (an admin plus ordinary users). Endpoints: ``GET
 (anonymous, ids cycling over every user), ``GET /v2/users?page=N`` (pages 1-40 cycling),
 ``GET /v2/find_user`` (100 users' keys cycling) and ``PUT /v2/users/{id}`` (the admin adds 1 kudos,
 ids cycling). 1, 8 and 32 keep-alive connections; the load comes from another process (wrk, else
-bench/loadgen.py). Servers: the shipped command (``horde-users sandbox serve``), and ``create_app``
-under uvicorn with one and with two worker processes sharing the database, on a listening socket that
-gets TCP_NODELAY (see bench/sandbox_proc.py). SQLite always; PostgreSQL too when
+bench/loadgen.py). Servers: the shipped command (``horde-users sandbox serve``, one process), and
+``create_app`` under uvicorn with two worker processes sharing the database (see
+bench/sandbox_proc.py). SQLite always; PostgreSQL too when
 HORDE_USERS_TEST_POSTGRES_URL is set.
 """
 
@@ -29,7 +29,6 @@ USERS = 10_000
 PG_SCHEMA = "horde_bench"
 SERVERS: dict[str, int | None] = {
     "horde-users sandbox serve": None,
-    "create_app, 1 worker, TCP_NODELAY": 1,
     "create_app, 2 workers, TCP_NODELAY": 2,
 }
 CONCURRENCY = (1, 8, 32)
@@ -103,8 +102,6 @@ def run_database(label: str, url: str, duration: float, workdir: Path) -> dict[s
     requests = endpoint_requests(seeded)
     out: dict[str, Any] = {"seed_s": seed_s}
     for config, workers in SERVERS.items():
-        if label != "SQLite" and workers == 1:
-            continue  # keeps make bench short; on SQLite this row isolates the TCP_NODELAY effect
         with Server(url, workers=workers) as server:
             check(server, requests)
             out[config] = measure(server, requests, duration)

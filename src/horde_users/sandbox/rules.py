@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal
 
+from horde_users.models import ModifyUserReply
+
 ANON_ID = 0
 ANON_API_KEY = "0000000000"
 PAGE_SIZE = 25
@@ -590,28 +592,8 @@ def education_concurrency(education: bool, concurrency: int) -> int | None:
     return None
 
 
-ECHO_ORDER: tuple[str, ...] = (
-    "new_kudos",
-    "concurrency",
-    "usage_multiplier",
-    "worker_invited",
-    "moderator",
-    "public_workers",
-    "username",
-    "monthly_kudos",
-    "trusted",
-    "flagged",
-    "customizer",
-    "vpn",
-    "service",
-    "education",
-    "special",
-    "undeleted",
-    "new_suspicion",
-    "contact",
-    "admin_comment",
-    "proxy_passkey",
-)
+ECHO_ORDER: tuple[str, ...] = tuple(ModifyUserReply.model_fields)
+"""The PUT reply keys in ModifyUser order (§2.4), which the reply model declares."""
 
 
 def order_echo(echo: Mapping[str, Any]) -> dict[str, Any]:
