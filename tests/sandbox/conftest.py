@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -79,15 +80,15 @@ def fresh_roles(sandbox: Sandbox, http: httpx.Client) -> Roles:
     return _seed_roles(sandbox, http)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextlib.contextmanager
+def postgres_schema_url(prefix: str) -> Iterator[str]:
     """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards (skips without PG)."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set")
     import sqlalchemy
 
-    schema = f"hu_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = sqlalchemy.create_engine(base)
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
@@ -98,3 +99,10 @@ def postgres_url() -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards (skips without PG)."""
+    with postgres_schema_url("hu_test") as url:
+        yield url

@@ -27,6 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.sandbox.conftest import postgres_schema_url
+
 MAX_EXAMPLES = int(os.environ.get("HORDE_USERS_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
@@ -234,22 +236,8 @@ def _database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    import sqlalchemy
-
-    schema = f"hu_fuzz_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+    with postgres_schema_url("hu_fuzz") as url:
+        yield url
 
 
 def _seeded(kind: str) -> Iterator[Target]:

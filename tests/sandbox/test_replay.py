@@ -26,7 +26,6 @@ import math
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +34,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.sandbox.conftest import postgres_schema_url
 
 # --------------------------------------------------------------------------------------------- examples
 
@@ -344,22 +345,8 @@ def _database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    import sqlalchemy
-
-    schema = f"hu_replay_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+    with postgres_schema_url("hu_replay") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
