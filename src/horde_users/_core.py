@@ -11,7 +11,6 @@ import json
 import math
 import random
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +22,13 @@ from horde_users.errors import (
     REDACTED,
     HordeAPIError,
     HordeConnectionError,
-    HordeError,
     HordeTimeoutError,
     InvalidResponseError,
     error_class_for_status,
     excerpt,
     redact,
 )
-from horde_users.models.base import BaseAIHordeRequest, HordeResponseTypes
+from horde_users.models.base import BaseAIHordeRequest, HordeResponseTypes, is_shared_key
 from horde_users.models.errors import RC
 from horde_users.models.users import SingleUserDetailsRequest
 
@@ -120,17 +118,6 @@ class Call:
             name: (REDACTED if name.lower() == "apikey" else redact(value, self.secrets))
             for name, value in self.request.headers.items()
         }
-
-
-def is_shared_key(key: str) -> bool:
-    """Whether ``key`` is a shared key (a UUID) rather than an API key."""
-    if len(key) not in (32, 36):
-        return False
-    try:
-        uuid.UUID(key)
-    except ValueError:
-        return False
-    return True
 
 
 def retry_safe(model: BaseAIHordeRequest, json_body: Mapping[str, Any] | None) -> bool:
@@ -414,8 +401,3 @@ def decide(
         # Retry-After is approximate (±1 s, users-api.md §4.6): wait up to one second more.
         return Decision(retry_after + source.random(), f"{reason}, Retry-After {retry_after:g}")
     return STOP
-
-
-def describe(error: HordeError) -> str:
-    """A one-line description of an error for logs."""
-    return f"{type(error).__name__}: {error}"

@@ -111,9 +111,10 @@ class _ClientBase:
     def _find_user_request(self) -> FindUserRequest:
         return FindUserRequest(apikey=self._api_key)
 
-    def _get_user_request(self, user_id: int | str) -> SingleUserDetailsRequest:
-        key = None if _core.is_shared_key(self._api_key) else self._api_key
-        return SingleUserDetailsRequest(user_id=user_id, apikey=key)
+    @staticmethod
+    def _get_user_request(user_id: int | str) -> SingleUserDetailsRequest:
+        # No key on the model: the core sends the client's, unless it is a shared key (a 401 here).
+        return SingleUserDetailsRequest(user_id=user_id)
 
     @staticmethod
     def _list_request(page: int, sort: Sort) -> ListUsersDetailsRequest:

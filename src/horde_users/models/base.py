@@ -290,6 +290,17 @@ class BaseAIHordeRequest(HordeAPIObjectBaseModel):
         )
 
 
+def is_shared_key(key: str) -> bool:
+    """Whether ``key`` is a shared key (a UUID, hyphenated or not) rather than an API key."""
+    if len(key) not in (32, 36):
+        return False
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return False
+    return True
+
+
 class APIKeyAllowedInRequestMixin(BaseModel):
     """A request that sends an API key: the anonymous key, a 22-character key or a shared key (UUID)."""
 
@@ -311,15 +322,8 @@ class APIKeyAllowedInRequestMixin(BaseModel):
             raise ValueError("the API key must be a string")
         if value == ANON_API_KEY:
             return value
-        if len(value) == 22 and _API_KEY_ALPHABET.issuperset(value):
+        if (len(value) == 22 and _API_KEY_ALPHABET.issuperset(value)) or is_shared_key(value):
             return value
-        if len(value) in (32, 36):
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                pass
-            else:
-                return value
         raise ValueError(
             "the API key must be the anonymous key, a 22-character key (A-Z a-z 0-9 - _)"
             " or a shared key (UUID)"
