@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from horde_users.models.dates import format_rfc822
 from horde_users.sandbox import rules
 from horde_users.sandbox.rules import ApiError, Role, StyleData, UserData
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
@@ -175,7 +176,7 @@ def test_public_workers_and_public_styles_show_at_level_0() -> None:
 
 
 def test_rfc822_dates_are_english_and_minus_zero() -> None:
-    assert rules.format_rfc822(datetime(2026, 1, 5, 3, 4, 5)) == "Mon, 05 Jan 2026 03:04:05 -0000"
+    assert format_rfc822(datetime(2026, 1, 5, 3, 4, 5)) == "Mon, 05 Jan 2026 03:04:05 -0000"
 
 
 def test_modify_echo_follows_model_order_with_floats() -> None:

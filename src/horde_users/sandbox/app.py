@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from horde_users._version import __version__
+from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.sandbox import rules
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.rules import ApiError, UserData
@@ -286,7 +287,7 @@ def _add_routes(app: FastAPI) -> None:
             return HordeJSONResponse([])
         ctx = _ctx(request)
         found = ctx.store.list_users(
-            rules.normalise_sort(sort), (number - 1) * rules.PAGE_SIZE, rules.PAGE_SIZE
+            rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
         )
         now = rules.utcnow()
         return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, now)))
@@ -525,7 +526,7 @@ def apply_modification(
         elif member == "username":
             if profanity.is_profane(value):
                 return rules.rc_error("ProfaneUserName")
-            if len(value) > 30:
+            if len(value) > rules.USERNAME_MAX:
                 return rules.rc_error("TooLongUserName")
             clean = sanitise(value)
             store.set_fields(tid, username=clean)

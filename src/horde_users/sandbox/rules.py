@@ -16,15 +16,12 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal
 
-from horde_users.models import ModifyUserReply
+from horde_users.endpoints import MAX_PAGE, MAX_USER_ID
+from horde_users.models.users import INT32_MAX, INT32_MIN, KUDOS_LIMIT
 
 ANON_ID = 0
-ANON_API_KEY = "0000000000"
-PAGE_SIZE = 25
-MAX_PAGE = 10000
-INT32_MIN = -2147483648
-INT32_MAX = 2147483647
-KUDOS_LIMIT = 10**15
+USERNAME_MAX = 30
+"""The longest username the handler stores (the schema allows 100: TooLongUserName, §6.4)."""
 MODERATOR_MONTHLY_BONUS = 300000
 WIPE_AFTER = timedelta(days=30)
 _LARGEST_FLOAT_INT = int(sys.float_info.max)
@@ -257,7 +254,7 @@ def is_digit_id(text: str) -> bool:
 
 
 def id_in_range(value: int) -> bool:
-    return 0 <= value <= INT32_MAX
+    return 0 <= value <= MAX_USER_ID
 
 
 def put_path_id(text: str) -> int | None:
@@ -314,17 +311,6 @@ def _zero_or(value: float | int | None, as_float: bool) -> float | int:
     if value is None:
         return 0
     return float(value) if as_float else int(value)
-
-
-def format_rfc822(when: datetime) -> str:
-    """``Fri, 27 Nov 2026 01:17:41 -0000`` (§2.3), locale independent."""
-    when = to_naive_utc(when)
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return (
-        f"{days[when.weekday()]}, {when.day:02d} {months[when.month - 1]} {when.year:04d} "
-        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} -0000"
-    )
 
 
 def account_age(user: UserData, now: datetime) -> int:
@@ -387,22 +373,17 @@ def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, 
 def finish_user_body(
     dumped: Mapping[str, Any], values: Mapping[str, Any], *, listing: bool
 ) -> dict[str, Any]:
-    """Steps 3-6 of §2.5 on a model dump (by alias, nulls kept), with numbers taken from ``values``."""
+    """Steps 3-5 of §2.5 on a model dump (by alias, nulls kept), with numbers taken from ``values``."""
     body = dict(dumped)
     # §2.2 numbers: the model may have coerced 0 to 0.0 (or the reverse); the plain values decide.
     for key in ("kudos", "evaluating_kudos", "kudos_details", "records", "account_age"):
         if key in body:
             body[key] = values[key]
-    monthly = body.get("monthly_kudos")
-    if isinstance(monthly, Mapping):
-        mk = {k: v for k, v in monthly.items() if v is not None}
-        when = values["monthly_kudos"].get("last_received")
-        if isinstance(when, datetime):
-            mk["last_received"] = format_rfc822(when)
-        body["monthly_kudos"] = mk
-    generations = body.get("active_generations")
-    if isinstance(generations, Mapping):
-        body["active_generations"] = {k: v for k, v in generations.items() if v is not None}
+    # The model's JSON dump already writes monthly_kudos.last_received in the RFC 822 form of §2.3.
+    for key in ("monthly_kudos", "active_generations"):
+        nested = body.get(key)
+        if isinstance(nested, Mapping):
+            body[key] = {k: v for k, v in nested.items() if v is not None}
     if not listing:
         body = {k: v for k, v in body.items() if v is not None and v != {}}
     return body
@@ -590,21 +571,6 @@ def education_concurrency(education: bool, concurrency: int) -> int | None:
     if not education and concurrency == EDUCATION_CONCURRENCY:
         return DEFAULT_CONCURRENCY
     return None
-
-
-ECHO_ORDER: tuple[str, ...] = tuple(ModifyUserReply.model_fields)
-"""The PUT reply keys in ModifyUser order (§2.4), which the reply model declares."""
-
-
-def order_echo(echo: Mapping[str, Any]) -> dict[str, Any]:
-    """The PUT reply keys in ModifyUser order (§2.4), nulls dropped, floats where §2.2 says so."""
-    out: dict[str, Any] = {}
-    for key in ECHO_ORDER:
-        value = echo.get(key)
-        if value is None:
-            continue
-        out[key] = float(value) if key in ("new_kudos", "usage_multiplier") else value
-    return out
 
 
 # ------------------------------------------------------------------------------------ DELETE
@@ -797,10 +763,8 @@ def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:
     """The ``ModifyUser`` reply of a PUT (only the keys of operations that ran), through the model."""
     from horde_users.models import ModifyUserResponse
 
-    dumped = ModifyUserResponse.model_validate(order_echo(echo)).model_dump(
-        by_alias=True, mode="json", exclude_none=True
-    )
-    return order_echo({**dumped, **order_echo(echo)})
+    # The model declares the keys in ModifyUser order (§2.4) and makes new_kudos and usage_multiplier floats.
+    return ModifyUserResponse.model_validate(echo).model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def modify_body_json_schema() -> dict[str, Any]:

@@ -57,11 +57,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from horde_users.endpoints import ANON_API_KEY
 from horde_users.sandbox.rules import (
-    ANON_API_KEY,
     ANON_ID,
+    DEFAULT_CONCURRENCY,
+    EDUCATION_CONCURRENCY,
     KUDOS_DETAIL_KEYS,
     RECORD_NAMES,
+    USERNAME_MAX,
     StyleData,
     UserData,
     canonical_uuid,
@@ -700,7 +703,7 @@ class SandboxStore:
                 created = False
             else:
                 now = utcnow()
-                name = username[:30]
+                name = username[:USERNAME_MAX]
                 user_id = self._insert_user(
                     conn,
                     self._defaults(
@@ -713,7 +716,7 @@ class SandboxStore:
                         **values,
                     ),
                 )
-                if len(username) > 30:
+                if len(username) > USERNAME_MAX:
                     conn.execute(insert(suspicions).values(user_id=user_id, created=now))
                 created = True
             user = self._one(conn, _USER_BY_ID, {"user_id": user_id})
@@ -786,7 +789,7 @@ class SandboxStore:
                     trusted=trusted or moderator,
                     service=service,
                     education=education,
-                    concurrency=200 if education else 30,
+                    concurrency=EDUCATION_CONCURRENCY if education else DEFAULT_CONCURRENCY,
                     pseudonymous=pseudonymous,
                     public_workers=public_workers,
                     kudos=float(kudos),
