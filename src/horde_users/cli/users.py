@@ -19,7 +19,7 @@ from horde_users.cli.common import (
     open_client,
     settings_of,
 )
-from horde_users.endpoints import USERS_PER_PAGE
+from horde_users.endpoints import MAX_USER_ID, USERS_PER_PAGE
 
 user_app = typer.Typer(
     help="Show, list, modify, delete and undelete users.", no_args_is_help=True, rich_markup_mode=None
@@ -46,8 +46,8 @@ def parse_user_id(text: str) -> str:
     candidate = text.strip().rsplit("#", 1)[-1].strip()
     if not candidate or not (candidate.isascii() and candidate.isdigit()):
         fail(f"invalid user id {text!r}: expected a number or an alias like alice#3", EXIT_USAGE)
-    if int(candidate) > 2_147_483_647:
-        fail(f"invalid user id {text!r}: the largest user id is 2147483647", EXIT_USAGE)
+    if int(candidate) > MAX_USER_ID:
+        fail(f"invalid user id {text!r}: the largest user id is {MAX_USER_ID}", EXIT_USAGE)
     return str(int(candidate))
 
 
