@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from horde_users.models import (
     DeleteUserResponse,
     ModifyUserResponse,
@@ -201,19 +203,26 @@ def test_every_modify_option_reaches_the_server(
     assert reply["username"] == "renamed" and reply["contact"] == "mail@example.org"
 
 
-def test_owner_generates_a_proxy_passkey_printed_once(cli: Cli, seeded: Seeded) -> None:
+def test_owner_generates_a_proxy_passkey_and_is_told_who_can_see_it_again(cli: Cli, seeded: Seeded) -> None:
     result = cli(
         "user", "modify", str(seeded.service.id), "--generate-proxy-passkey", key=seeded.service.api_key
     )
     assert result.exit_code == 0, result.stderr
-    assert "proxy passkey" in result.stdout
-    assert "only this once" in result.stdout
+    assert "only this once" not in result.stdout  # untrue: a moderator's key shows it again
+    assert "only a moderator's key shows it" in result.stdout
+    assert f"--show-secrets user show {seeded.service.id}" in result.stdout
     shown = json.loads(
         cli("--json", "user", "show", str(seeded.service.id), key=seeded.moderator.api_key).stdout
     )
     assert shown["proxy_passkey"] in result.stdout
     table = cli("user", "show", str(seeded.service.id), key=seeded.moderator.api_key)
     assert shown["proxy_passkey"] not in table.stdout
+    again = cli("--show-secrets", "user", "show", str(seeded.service.id), key=seeded.moderator.api_key)
+    assert shown["proxy_passkey"] in again.stdout  # what the message promises
+    owner = json.loads(
+        cli("--json", "user", "show", str(seeded.service.id), key=seeded.service.api_key).stdout
+    )
+    assert "proxy_passkey" not in owner  # and the owner's own view does not have it
 
 
 def test_ordinary_user_moderator_action_is_refused_with_exit_1(cli: Cli, seeded: Seeded) -> None:
@@ -241,19 +250,39 @@ def test_partial_change_refusal_hints_to_check(
     assert "hint:" in result.stderr
 
 
-def test_values_the_model_rejects_are_usage_errors(cli: Cli, seeded: Seeded) -> None:
+def test_values_the_model_rejects_are_usage_errors_in_plain_words(cli: Cli, seeded: Seeded) -> None:
     key = seeded.moderator.api_key
     cases = [
-        (["--concurrency", "900"], "concurrency"),
-        (["--usage-multiplier", "20"], "usage_multiplier"),
-        (["--contact", "abc"], "contact"),
-        (["--username", "ab"], "username"),
-        (["--kudos", "nan"], "kudos"),
+        (["--concurrency", "900"], "error: --concurrency: must be at most 500"),
+        (["--usage-multiplier", "20"], "error: --usage-multiplier: must be at most 10"),
+        (["--usage-multiplier", "0"], "error: --usage-multiplier: must be at least 0.1"),
+        (["--contact", "abc"], "error: --contact: must be at least 5 characters long"),
+        (["--username", "ab"], "error: --username: must be at least 3 characters long"),
+        (["--kudos", "nan"], "error: --kudos: must be a finite number"),
+        (["--monthly-kudos", "99999999999"], "error: --monthly-kudos: must be at most 2147483647"),
     ]
-    for options, field in cases:
+    for options, expected in cases:
         result = cli("user", "modify", str(seeded.bob.id), *options, key=key)
         assert result.exit_code == 2, (options, result.stderr)
-        assert one_error_line(result).startswith(f"error: {field}: "), result.stderr
+        assert one_error_line(result) == expected
+        for pydantic_wording in ("Input should", "String should", "Value error", "pydantic.dev"):
+            assert pydantic_wording not in result.stderr
+    both = cli("user", "modify", str(seeded.bob.id), "--concurrency", "-1", "--admin-comment", "x", key=key)
+    assert one_error_line(both) == (
+        "error: --concurrency: must be at least 0; --admin-comment: must be at least 5 characters long"
+    )
+
+
+def test_a_custom_model_check_is_shown_without_pydantic_wording() -> None:
+    from pydantic import ValidationError
+
+    from horde_users.cli.common import describe_validation_error
+    from horde_users.models import ModifyUser
+
+    with pytest.raises(ValidationError) as caught:
+        ModifyUser(undelete=False)
+    text = describe_validation_error(caught.value)
+    assert text == "undelete: the server acts on this field even when it is false: send True or omit it"
 
 
 def test_modify_without_changes_is_a_usage_error(cli: Cli, seeded: Seeded) -> None:
@@ -280,13 +309,13 @@ def test_delete_asks_and_declining_deletes_nothing(
 ) -> None:
     user = fresh()
     result = cli("user", "delete", str(user.id), key=seeded.moderator.api_key, input="n\n")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # declined: its own code, not "the server refused"
     assert "Delete " + user.alias in result.stderr
     assert "wipe the account for good" in result.stderr
     assert "nothing was deleted" in one_error_line(result)
     assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is False
     no_answer = cli("user", "delete", str(user.id), key=seeded.moderator.api_key)  # stdin at EOF
-    assert no_answer.exit_code == 1
+    assert no_answer.exit_code == 4
     assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is False
 
 

@@ -1,35 +1,58 @@
 """What every command shares: the global settings, the client, and the mapping of failures to exit codes.
 
-Exit codes: 0 success; 1 the server refused (any HTTP error, 429 after the retries included); 2 a usage
-error, including values the models reject before anything is sent; 3 the server could not be reached, a
-timeout, or an outcome that is unknown. Expected failures print one ``error: ...`` line on stderr (plus,
-at most, one ``hint: ...`` line), never a traceback. The API key is never printed.
+Exit codes (the README's "Command line" section documents the same list):
+
+- ``0`` success, including output cut short by a closed pipe (``horde-users user list --all | head``);
+- ``1`` the server refused: any HTTP error status, 429 after the retries included;
+- ``2`` a usage or local error: a bad option or value, values the models refuse before anything is sent,
+  a ``NAME#ID`` whose name is not the account's current name, a local file or database that cannot be
+  opened; nothing was sent that changes anything;
+- ``3`` the server could not be reached, timed out, or the outcome of a change is unknown (the message
+  says what to check);
+- ``4`` a confirmation was declined (or the question could not be asked): nothing was changed;
+- ``130`` interrupted (Ctrl-C).
+
+Expected failures print one ``error: ...`` line on stderr (plus, at most, one ``hint: ...`` line), never a
+traceback; under ``--json`` they print one JSON object instead,
+``{"error": {"status": ..., "rc": ..., "message": ..., "hint": ...}}`` (``status`` and ``rc`` are null
+when the failure is not an HTTP error). The API key is never printed.
+
+Commands use ``settings_of`` for the options, ``open_client`` for a client, ``handle_errors`` around the
+calls, and ``fail`` for their own refusals; all of them honour ``--json``.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from horde_users.endpoints import ANON_API_KEY, resolve_api_key
+from horde_users.errors import redact as redact_secrets
+
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from horde_users.client import HordeUsers
+    from horde_users.errors import HordeAPIError
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-
-REDACTED = "<redacted>"
-ANONYMOUS_KEY = "0000000000"
+EXIT_DECLINED = 4
+EXIT_INTERRUPTED = 130
 
 _secrets: set[str] = set()
 """Keys this process has been given; every stderr line is scrubbed of them."""
+
+_active: Settings | None = None
+"""The settings of the command that is running (decides whether errors are printed as JSON)."""
 
 
 @dataclass
@@ -41,6 +64,9 @@ class Settings:
     json: bool = False
     timeout: float = 30.0
     show_secrets: bool = False
+    max_retries: int | None = None
+    """Retries per request (None: the client's default)."""
+    verbose: int = 0
     _api_key: str | None = field(default=None, repr=False)
     _key_resolved: bool = field(default=False, repr=False)
 
@@ -53,7 +79,7 @@ class Settings:
         if not self._key_resolved:
             self._api_key = _resolve_api_key(self.api_key_option)
             self._key_resolved = True
-            if self._api_key and self._api_key != ANONYMOUS_KEY:
+            if self._api_key and self._api_key != ANON_API_KEY:
                 _secrets.add(self._api_key)
         return self._api_key
 
@@ -65,7 +91,8 @@ class Settings:
         return resolve_base_url(self.url)
 
 
-def _resolve_api_key(option: str | None) -> str | None:
+def _resolve_api_key(option: str | None) -> str:
+    """``--api-key`` (``-``: a line from stdin), else the library's rule (``AI_HORDE_API_KEY``, anonymous)."""
     if option == "-":
         line = sys.stdin.readline().strip()
         if not line:
@@ -76,8 +103,13 @@ def _resolve_api_key(option: str | None) -> str | None:
         if not key:
             fail("--api-key: the key is empty", EXIT_USAGE)
         return key
-    env = os.environ.get("AI_HORDE_API_KEY", "").strip()
-    return env or None
+    return resolve_api_key()
+
+
+def activate(settings: Settings | None) -> None:
+    """Make ``settings`` the running command's (``None`` at the start of each run)."""
+    global _active
+    _active = settings
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -87,21 +119,39 @@ def settings_of(ctx: typer.Context) -> Settings:
         return obj
     settings = Settings()
     ctx.find_root().obj = settings
+    activate(settings)
     return settings
 
 
 def redact(text: str) -> str:
-    """``text`` with every key this process was given replaced by ``<redacted>`` (longest first)."""
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every key this process was given replaced by ``<redacted>``."""
+    return redact_secrets(text, _secrets)
 
 
-def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
-    """Print ``error: message`` (and an optional hint) on stderr and exit with ``code``."""
+def json_errors() -> bool:
+    """Whether errors are printed as JSON (``--json`` was given, before or after the command)."""
+    return _active is not None and _active.json
+
+
+def report_error(
+    message: str, *, hint: str | None = None, status: int | None = None, rc: str | None = None
+) -> None:
+    """Print one failure on stderr: ``error:`` and ``hint:`` lines, or one JSON object under ``--json``."""
+    if json_errors():
+        hint = redact(hint) if hint else None
+        error = {"status": status, "rc": rc, "message": redact(message), "hint": hint}
+        err(json.dumps({"error": error}, ensure_ascii=False))
+        return
     err(f"error: {message}")
     if hint:
         err(f"hint: {hint}")
+
+
+def fail(
+    message: str, code: int, hint: str | None = None, *, status: int | None = None, rc: str | None = None
+) -> NoReturn:
+    """Report a failure (see ``report_error``) and exit with ``code``."""
+    report_error(message, hint=hint, status=status, rc=rc)
     raise typer.Exit(code)
 
 
@@ -121,56 +171,124 @@ def open_client(settings: Settings) -> Iterator[HordeUsers]:
 
     if not settings.base_url.lower().startswith(("http://", "https://")):
         fail(f"the base URL must start with http:// or https:// (got {settings.base_url!r})", EXIT_USAGE)
-    with HordeUsers(api_key=settings.api_key, base_url=settings.url, timeout=settings.timeout) as client:
+    options: dict[str, Any] = {}
+    if settings.max_retries is not None:
+        options["max_retries"] = settings.max_retries
+    with HordeUsers(
+        api_key=settings.api_key, base_url=settings.url, timeout=settings.timeout, **options
+    ) as client:
         yield client
 
 
-def describe_api_error(exc: Any) -> str:
+def describe_api_error(exc: HordeAPIError) -> str:
     """``NotModerator (403): <message>``, ``400: field: reason``, ``429: rate limited, retry after N s``."""
-    status = getattr(exc, "status_code", None)
-    rc = getattr(exc, "rc", None)
-    rc_text = getattr(rc, "value", rc)
-    message = str(getattr(exc, "message", "") or "").strip()
-    errors = getattr(exc, "errors", None)
-    retry_after = getattr(exc, "retry_after", None)
-    if rc_text:
-        text = f"{rc_text} ({status}): {message}"
-    elif isinstance(errors, dict) and errors:
-        text = f"{status}: " + "; ".join(f"{name}: {reason}" for name, reason in errors.items())
+    return redact(_api_error_message(exc, with_status=True))
+
+
+def _api_error_message(exc: HordeAPIError, *, with_status: bool) -> str:
+    """The error's text, with ``RC (status): `` in front when asked (JSON carries those separately)."""
+    status, rc = exc.status_code, exc.rc_name
+    message = (exc.message or "").strip()
+    if rc:
+        head, text = f"{rc} ({status})", message
+    elif exc.errors:
+        head, text = str(status), "; ".join(f"{name}: {reason}" for name, reason in exc.errors.items())
     elif status == 429:
-        text = "429: rate limited"
-        if retry_after is not None:
-            text += f", retry after {_seconds(retry_after)} s"
+        head, text = "429", "rate limited"
+        if exc.retry_after is not None:
+            text += f", retry after {_seconds(exc.retry_after)} s"
         if message:
             text += f" ({message})"
     else:
-        text = f"{status}: {message or 'no message'}"
-    return redact(text)
+        head, text = str(status), message or "no message"
+    return f"{head}: {text}" if with_status else text
 
 
-def _seconds(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return str(int(number)) if number.is_integer() else f"{number:g}"
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def describe_validation_error(exc: Any) -> str:
-    """A pydantic ValidationError as ``field: reason; field: reason`` (inputs are never shown)."""
+def _api_root_hint(exc: HordeAPIError, settings: Settings) -> str | None:
+    """A 404 without a return code means no such route: usually a base URL without ``/api``."""
+    if exc.status_code != 404 or exc.rc is not None:
+        return None
+    url = settings.base_url
+    if not url.rstrip("/").endswith("/api"):
+        return f"no such path on the server: the base URL must end in /api (got {url}; try {url}/api)"
+    return f"no such path on the server: check that {url} is the users API (it should end in /api)"
+
+
+# --- pydantic's validation errors, in plain words ----------------------------------------------------
+
+_PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
+    "less_than_equal": lambda c: f"must be at most {_number(c.get('le'))}",
+    "less_than": lambda c: f"must be less than {_number(c.get('lt'))}",
+    "greater_than_equal": lambda c: f"must be at least {_number(c.get('ge'))}",
+    "greater_than": lambda c: f"must be more than {_number(c.get('gt'))}",
+    "string_too_short": lambda c: f"must be at least {c.get('min_length')} characters long",
+    "string_too_long": lambda c: f"must be at most {c.get('max_length')} characters long",
+    "finite_number": lambda c: "must be a finite number",
+    "int_type": lambda c: "must be a whole number",
+    "int_parsing": lambda c: "must be a whole number",
+    "int_from_float": lambda c: "must be a whole number",
+    "float_type": lambda c: "must be a number",
+    "float_parsing": lambda c: "must be a number",
+    "bool_type": lambda c: "must be true or false",
+    "bool_parsing": lambda c: "must be true or false",
+    "string_type": lambda c: "must be text",
+    "missing": lambda c: "is required",
+    "extra_forbidden": lambda c: "is not a field the server knows",
+    "literal_error": lambda c: f"must be one of {c.get('expected')}",
+    "enum": lambda c: f"must be one of {c.get('expected')}",
+    "value_error": lambda c: str(c.get("error") or "is not valid"),
+    "assertion_error": lambda c: str(c.get("error") or "is not valid"),
+}
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _plain_reason(item: Any) -> str:
+    """One pydantic error as a short phrase (``must be at most 500``), without pydantic's wording."""
+    plain = _PLAIN.get(str(item.get("type", "")))
+    if plain is not None:
+        return plain(dict(item.get("ctx") or {}))
+    message = str(item.get("msg", "is not valid"))
+    wording = (("Value error, ", ""), ("Input should be", "must be"), ("String should", "must"))
+    for prefix, replacement in wording:
+        message = message.replace(prefix, replacement)
+    return message
+
+
+def describe_validation_error(exc: ValidationError, label: Callable[[str], str] | None = None) -> str:
+    """A pydantic ValidationError as ``field: reason; field: reason`` (inputs are never shown).
+
+    ``label`` turns a field name into what the person typed (``concurrency`` -> ``--concurrency``).
+    """
     parts = []
     for item in exc.errors(include_input=False, include_url=False):
         loc = ".".join(str(p) for p in item.get("loc", ()) if p != "__root__")
-        msg = str(item.get("msg", "invalid value"))
-        parts.append(f"{loc}: {msg}" if loc else msg)
+        reason = _plain_reason(item)
+        name = label(loc) if label and loc else loc
+        parts.append(f"{name}: {reason}" if name else reason)
     return "; ".join(parts) or "invalid value"
 
 
 @contextmanager
-def handle_errors(settings: Settings, *, check: str | None = None) -> Iterator[None]:
-    """Turn the client's exceptions into one stderr line and the documented exit code.
+def handle_errors(
+    settings: Settings,
+    *,
+    check: str | None = None,
+    refused_hint: str | None = None,
+    label: Callable[[str], str] | None = None,
+) -> Iterator[None]:
+    """Turn the client's exceptions into one report and the documented exit code.
 
-    ``check`` says what to look at when the outcome of a change is unknown.
+    ``check`` says what to look at when the outcome of a change is unknown; ``refused_hint`` is shown when
+    the server refuses; ``label`` names fields in validation errors as the person typed them.
     """
     from pydantic import ValidationError
 
@@ -179,13 +297,19 @@ def handle_errors(settings: Settings, *, check: str | None = None) -> Iterator[N
     try:
         yield
     except ValidationError as exc:
-        fail(describe_validation_error(exc), EXIT_USAGE)
+        fail(describe_validation_error(exc, label), EXIT_USAGE)
     except errors.HordeError as exc:
+        api = exc if isinstance(exc, errors.HordeAPIError) else None
+        status = api.status_code if api else None
+        rc = api.rc_name if api else None
         if exc.outcome_unknown:
-            what = describe_api_error(exc) if isinstance(exc, errors.HordeAPIError) else exc.message
-            fail(f"outcome unknown: {what}", EXIT_UNREACHABLE, check or exc.outcome_hint)
-        if isinstance(exc, errors.HordeAPIError):
-            fail(describe_api_error(exc), EXIT_REFUSED)
+            what = _api_error_message(api, with_status=True) if api else exc.message
+            fail(
+                f"outcome unknown: {what}", EXIT_UNREACHABLE, check or exc.outcome_hint, status=status, rc=rc
+            )
+        if api is not None:
+            text = _api_error_message(api, with_status=not json_errors())
+            fail(text, EXIT_REFUSED, _api_root_hint(api, settings) or refused_hint, status=status, rc=rc)
         if isinstance(exc, errors.HordeTimeoutError):
             fail(
                 f"timed out talking to {settings.base_url}: {exc.message}",
@@ -199,5 +323,5 @@ def handle_errors(settings: Settings, *, check: str | None = None) -> Iterator[N
         )
     except KeyboardInterrupt:
         if check:
-            fail("interrupted; the change may or may not have been applied", 130, check)
-        fail("interrupted", 130)
+            fail("interrupted; the change may or may not have been applied", EXIT_INTERRUPTED, check)
+        fail("interrupted", EXIT_INTERRUPTED)

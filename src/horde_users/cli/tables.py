@@ -19,6 +19,15 @@ from horde_users.cli.output import ROLE_FLAGS, fmt_age, fmt_number, fmt_value, n
 if TYPE_CHECKING:
     from horde_users.models import ModifyUserResponse, UserDetailsResponse
 
+
+class _StdoutConsole(Console):
+    """A console that leaves a closed pipe to the app (rich alone would exit with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 _stdout: Console | None = None
 
 
@@ -27,7 +36,7 @@ def console() -> Console:
     global _stdout
     if _stdout is None or _stdout.file is not sys.stdout:
         width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-        _stdout = Console(file=sys.stdout, width=width, soft_wrap=False, highlight=False)
+        _stdout = _StdoutConsole(file=sys.stdout, width=width, soft_wrap=False, highlight=False)
     return _stdout
 
 
@@ -169,7 +178,7 @@ class UserRows:
 
 
 def changes_table(reply: ModifyUserResponse) -> Table:
-    """What a PUT changed, as the server echoed it (a new proxy passkey is shown: it is shown once)."""
+    """What a PUT changed, as the server echoed it (a new proxy passkey included: it is asked for)."""
     table = _kv_table()
     for name, value in reply.model_dump(mode="json", exclude_none=True).items():
         label = {"new_kudos": "kudos balance", "new_suspicion": "suspicion count"}.get(name, name)

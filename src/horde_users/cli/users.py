@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
 import typer
 
 from horde_users.cli.common import (
-    EXIT_REFUSED,
+    EXIT_DECLINED,
     EXIT_USAGE,
     Settings,
     err,
@@ -30,7 +31,18 @@ SecretsOption = Annotated[
     bool, typer.Option("--show-secrets", help="Show proxy passkeys and shared key ids in tables.")
 ]
 UserIdArg = Annotated[
-    str, typer.Argument(metavar="ID", help="User id, or an alias such as alice#3.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="ID",
+        help="User id, or NAME#ID such as alice#3 (then NAME must be the account's current name).",
+        show_default=False,
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Show the request and the role it needs; send nothing that changes anything."
+    ),
 ]
 
 
@@ -41,14 +53,44 @@ class Sort(str, enum.Enum):
     age = "age"
 
 
-def parse_user_id(text: str) -> str:
-    """``3`` or ``alice#3`` -> ``3`` (the digits after the last ``#``); anything else is a usage error."""
-    candidate = text.strip().rsplit("#", 1)[-1].strip()
+@dataclass(frozen=True)
+class UserRef:
+    """A user argument: the id, and the ``NAME#ID`` alias when one was given."""
+
+    id: str
+    alias: str | None = None
+
+    def check(self, user: Any, outcome: str = "nothing changed") -> None:
+        """Refuse (exit 2) when the alias is not the account's current name: the person meant someone else."""
+        if self.alias is not None and user.username != self.alias:
+            now = user.username or f"user {self.id}"
+            fail(
+                f"{self.alias} is now {now}: {outcome}",
+                EXIT_USAGE,
+                f"to act on {now} anyway, give the bare id {self.id}",
+            )
+
+
+def parse_user_ref(text: str) -> UserRef:
+    """``3`` or ``alice#3`` (the digits after the last ``#``); anything else is a usage error."""
+    name, _, digits = text.strip().rpartition("#")
+    candidate = digits.strip()
     if not candidate or not (candidate.isascii() and candidate.isdigit()):
         fail(f"invalid user id {text!r}: expected a number or an alias like alice#3", EXIT_USAGE)
     if int(candidate) > MAX_USER_ID:
         fail(f"invalid user id {text!r}: the largest user id is {MAX_USER_ID}", EXIT_USAGE)
-    return str(int(candidate))
+    uid = str(int(candidate))
+    return UserRef(uid, f"{name}#{uid}" if name.strip() else None)
+
+
+def parse_user_id(text: str) -> str:
+    """``3`` or ``alice#3`` -> ``3``, without checking the name (see ``parse_user_ref``)."""
+    return parse_user_ref(text).id
+
+
+def _option_label(field: str) -> str:
+    """A ModifyUser field as the option that sets it (``usage_multiplier`` -> ``--usage-multiplier``)."""
+    return "--" + field.replace("_", "-")
 
 
 def _settings(ctx: typer.Context, json_: bool = False, show_secrets: bool = False) -> Settings:
@@ -86,9 +128,10 @@ def show(
 ) -> None:
     """Show one user; with a moderator's or the owner's key, the privileged fields too."""
     settings = _settings(ctx, json_, show_secrets)
-    uid = parse_user_id(user_id)
+    ref = parse_user_ref(user_id)
     with handle_errors(settings), open_client(settings) as client:
-        user = client.get_user(uid)
+        user = client.get_user(ref.id)
+    ref.check(user, "not shown")
     _show_user(settings, user)
 
 
@@ -227,12 +270,22 @@ def modify(
     ] = None,
     kudos: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option("--kudos", help="Kudos to add (negative to remove; admin only).", show_default=False),
+        typer.Option(
+            "--kudos",
+            help="Kudos to add to the balance: a delta, negative to remove, cut to a whole number "
+            "(admin only). The server never leaves a balance below its floor: 25, 14 for pseudonymous "
+            "accounts, -50 for Anonymous; so even --kudos 0 lifts a smaller balance to the floor.",
+            show_default=False,
+        ),
     ] = None,
     monthly_kudos: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(
-            "--monthly-kudos", help="Change to the monthly allowance (admin only).", show_default=False
+            "--monthly-kudos",
+            help="Kudos to add to the monthly allowance: a delta (50 twice adds 100), negative to lower "
+            "it, never below 0 (admin only). A positive value is also credited to the balance at once "
+            "(the floor applies); zero or negative leaves the balance alone.",
+            show_default=False,
         ),
     ] = None,
     username: Annotated[
@@ -250,14 +303,21 @@ def modify(
     generate_proxy_passkey: Annotated[
         bool,
         typer.Option(
-            "--generate-proxy-passkey", help="Issue a new proxy passkey (service accounts); shown once."
+            "--generate-proxy-passkey",
+            help="Issue a new proxy passkey, replacing the old one (the caller must be a service account). "
+            "Printed now; later only a moderator's key shows it (--show-secrets user show).",
         ),
     ] = False,
+    dry_run: DryRunOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Change a user (admin, moderator or the owner) and print what changed."""
+    """Change a user (admin, moderator or the owner) and print what changed.
+
+    --dry-run shows the request and the role each change needs. Changes are applied one by one in the
+    server's order: when one is refused, those before it stay applied.
+    """
     settings = _settings(ctx, json_)
-    uid = parse_user_id(user_id)
+    ref = parse_user_ref(user_id)
     fields: dict[str, Any] = {
         "kudos": kudos,
         "monthly_kudos": monthly_kudos,
@@ -282,13 +342,23 @@ def modify(
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         fail("nothing to change: give at least one option (see --help)", EXIT_USAGE)
-    _modify(settings, uid, changes)
+    _modify(settings, ref, changes, dry_run=dry_run)
 
 
-def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
-    from horde_users.models import ModifyUser
+def _modify_notes(changes: dict[str, Any]) -> tuple[str, ...]:
+    notes = []
+    if len(changes) > 1:
+        notes.append("changes are applied one by one: if one is refused, those before it stay applied")
+    if "kudos" in changes or "monthly_kudos" in changes:
+        notes.append("kudos and monthly_kudos add to the current values; sending them twice adds twice")
+    return tuple(notes)
 
-    with handle_errors(settings):
+
+def _modify(settings: Settings, ref: UserRef, changes: dict[str, Any], *, dry_run: bool) -> None:
+    from horde_users.models import ModifyUser, ModifyUserRequest
+
+    uid = ref.id
+    with handle_errors(settings, label=_option_label):
         payload = ModifyUser(**changes)  # rejected values are usage errors (exit 2), before sending
     check = f"run `horde-users user show {uid}` to see what the server applied before trying again"
     refused_hint = (
@@ -297,13 +367,20 @@ def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
         if len(changes) > 1
         else None
     )
-    try:
-        with handle_errors(settings, check=check), open_client(settings) as client:
+    with handle_errors(settings), open_client(settings) as client:
+        if ref.alias is not None:
+            ref.check(client.get_user(uid))
+        if dry_run:
+            from horde_users.cli import preview
+
+            body = payload.get_changes()
+            request = ModifyUserRequest(user_id=uid, **body)
+            preview.show(
+                settings, request, preview.put_roles(body), notes=_modify_notes(body), user=ref.alias
+            )
+            return
+        with handle_errors(settings, check=check, refused_hint=refused_hint):
             reply = client.modify_user(uid, payload)
-    except typer.Exit as exc:
-        if exc.exit_code == EXIT_REFUSED and refused_hint:
-            err(f"hint: {refused_hint}")
-        raise
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
@@ -315,7 +392,10 @@ def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
     out.print(f"Changed user {uid}:", highlight=False)
     out.print(tables.changes_table(reply))
     if reply.proxy_passkey:
-        out.print("The new proxy passkey is shown only this once; store it now.")
+        out.print(
+            "Store the new proxy passkey now: it replaced the old one, and only a moderator's key shows it "
+            f"again (`horde-users --show-secrets user show {uid}`)."
+        )
 
 
 @user_app.command("delete")
@@ -323,15 +403,28 @@ def delete(
     ctx: typer.Context,
     user_id: UserIdArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: DryRunOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Delete a user (soft delete; deleting an already deleted, inactive user wipes it for good)."""
     settings = _settings(ctx, json_)
-    uid = parse_user_id(user_id)
+    ref = parse_user_ref(user_id)
+    uid = ref.id
     check = f"run `horde-users user show {uid}`: do not delete again before checking (a second delete wipes)"
     with handle_errors(settings), open_client(settings) as client:
+        user = client.get_user(uid) if (ref.alias or dry_run or not yes) else None
+        if user is not None:
+            ref.check(user, "nothing deleted")
+        if dry_run:
+            from horde_users.cli import preview
+            from horde_users.models import DeleteUserRequest
+
+            notes = (_wipe_warning(user),) if user is not None and user.deleted else ()
+            roles = {"delete": preview.DELETE_ROLE}
+            preview.show(settings, DeleteUserRequest(user_id=uid), roles, notes=notes, user=_name(user))
+            return
         if not yes:
-            _confirm_delete(client, uid)
+            _confirm_delete(user, uid)
         with handle_errors(settings, check=check):
             reply = client.delete_user(uid)
     if settings.json:
@@ -342,9 +435,20 @@ def delete(
     typer.echo(f"Deleted user {uid} (undo with `horde-users user undelete {uid}` unless it was wiped).")
 
 
-def _confirm_delete(client: Any, uid: str) -> None:
+def _name(user: Any) -> str | None:
+    return getattr(user, "username", None) if user is not None else None
+
+
+def _wipe_warning(user: Any) -> str:
+    name = user.username or "this user"
+    return (
+        f"{name} is ALREADY deleted: deleting again WIPES the account for good (name, workers, shared keys; "
+        "no undelete), unless it was active in the last 30 days (then the server refuses)"
+    )
+
+
+def _confirm_delete(user: Any, uid: str) -> None:
     """Ask first, naming the user; warn loudly when the user is already deleted (a repeat can wipe it)."""
-    user = client.get_user(uid)
     name = user.username or f"user {uid}"
     if user.deleted:
         question = (
@@ -360,17 +464,35 @@ def _confirm_delete(client: Any, uid: str) -> None:
     if not sys.stdin.isatty():  # the answer was not echoed: end the prompt's line
         err("")
     if not confirmed:
-        fail("not confirmed; nothing was deleted (pass --yes to skip the question)", EXIT_REFUSED)
+        fail("not confirmed; nothing was deleted (pass --yes to skip the question)", EXIT_DECLINED)
 
 
 @user_app.command("undelete")
-def undelete(ctx: typer.Context, user_id: UserIdArg, json_: JsonOption = False) -> None:
+def undelete(
+    ctx: typer.Context, user_id: UserIdArg, dry_run: DryRunOption = False, json_: JsonOption = False
+) -> None:
     """Undelete a soft-deleted user (owner or moderator)."""
     settings = _settings(ctx, json_)
-    uid = parse_user_id(user_id)
+    ref = parse_user_ref(user_id)
+    uid = ref.id
     check = f"run `horde-users user show {uid}` to see whether it is still deleted"
-    with handle_errors(settings, check=check), open_client(settings) as client:
-        reply = client.undelete_user(uid)
+    with handle_errors(settings), open_client(settings) as client:
+        user = client.get_user(uid) if (ref.alias or dry_run) else None
+        if user is not None:
+            ref.check(user)
+        if dry_run:
+            from horde_users.cli import preview
+            from horde_users.models import ModifyUserRequest
+
+            request = ModifyUserRequest(user_id=uid, undelete=True)
+            notes = (
+                () if user is None or user.deleted else ("the user is not deleted: the server would refuse",)
+            )
+            roles = preview.put_roles({"undelete": True})
+            preview.show(settings, request, roles, notes=notes, user=_name(user))
+            return
+        with handle_errors(settings, check=check):
+            reply = client.undelete_user(uid)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
