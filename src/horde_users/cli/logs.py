@@ -2,16 +2,19 @@
 
 The client logs each retry at INFO on the ``horde_users`` logger, with ``retry_delay``, ``retry_reason``,
 ``attempt`` and ``max_retries`` on the record (``extra=``); each request and its answer are DEBUG records.
+Under ``--json`` each record is a ``{"log": {...}}`` object on its own line, so stderr stays JSON lines.
 Keys never reach these records (the client redacts them) and every line goes through ``common.err``,
 which redacts the keys this process was given once more.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from horde_users.cli.common import err
+from horde_users.cli.common import err, json_errors
 
 LOGGER = "horde_users"
 
@@ -37,12 +40,22 @@ def announcement(record: logging.LogRecord) -> str:
     return line
 
 
+def as_json(record: logging.LogRecord) -> str:
+    """The record as one JSON object (under ``--json``, so stderr stays one JSON object per line)."""
+    entry: dict[str, Any] = {"level": record.levelname.lower(), "message": announcement(record)}
+    for name in ("retry_reason", "retry_delay", "attempt", "max_retries"):
+        value = getattr(record, name, None)
+        if isinstance(value, (str, int, float)):
+            entry[name] = value
+    return json.dumps({"log": entry}, ensure_ascii=False)
+
+
 class StderrAnnouncer(logging.Handler):
-    """Prints each record of the package's logger as one plain line on stderr."""
+    """Prints each record of the package's logger as one line on stderr (a JSON object under --json)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            err(announcement(record))
+            err(as_json(record) if json_errors() else announcement(record))
         except Exception:  # a log line must never break a command
             self.handleError(record)
 

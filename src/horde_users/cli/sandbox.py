@@ -92,8 +92,13 @@ def _describe(database: str) -> str:
     return str(Path(database).expanduser().resolve())
 
 
+def _is_local(database: str) -> bool:
+    """A SQLite file (a path or a ``sqlite`` URL): failing to open it is local, not an unreachable server."""
+    return "://" not in database or database.lower().startswith("sqlite")
+
+
 def _database_failure(database: str, exc: Exception) -> NoReturn:
-    """A database that cannot be opened: a bad URL or missing driver (2), or unreachable (3)."""
+    """A database that cannot be opened: a bad URL, a missing driver or a local file (2); a server (3)."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     if isinstance(exc, ImportError):  # a driver that is not installed
@@ -101,7 +106,7 @@ def _database_failure(database: str, exc: Exception) -> NoReturn:
     if not isinstance(exc, SQLAlchemyError):
         raise exc
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    code = EXIT_USAGE if isinstance(exc, ArgumentError) else EXIT_UNREACHABLE
+    code = EXIT_USAGE if isinstance(exc, ArgumentError) or _is_local(database) else EXIT_UNREACHABLE
     fail(f"--database: cannot open {_describe(database)}: {_describe_text(first)}", code)
 
 
