@@ -283,3 +283,15 @@ def test_modify_help_says_kudos_options_add_and_names_the_floor(cli: Cli) -> Non
 @pytest.mark.parametrize("command", ["modify", "delete", "undelete"])
 def test_dry_run_is_offered_by_every_change(cli: Cli, command: str) -> None:
     assert "--dry-run" in cli("user", command, "--help").stdout
+
+
+def test_a_port_that_cannot_be_bound_is_a_local_error(cli: Cli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli("sandbox", "serve", "--port", str(port), "--database", "sqlite://")
+    assert result.exit_code == 2, result.output
+    assert one_error_line(result).startswith(f"error: cannot serve on 127.0.0.1:{port}")

@@ -68,21 +68,22 @@ def serve(
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)
     except OSError as exc:
-        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_UNREACHABLE)
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)  # a local problem
     except Exception as exc:
         _database_failure(database, exc)
     except SystemExit as exc:  # uvicorn exits when it cannot bind (it has logged why)
         if exc.code not in (0, None):
-            fail(f"cannot serve on {host}:{port} (address in use or not available)", EXIT_UNREACHABLE)
+            fail(f"cannot serve on {host}:{port} (address in use or not available)", EXIT_USAGE)
         raise
 
 
 def _read_words(path: Path) -> list[str]:
+    from horde_users.sandbox.texts import read_word_file
+
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_word_file(path)
     except OSError as exc:
         fail(f"--profanity-file: cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 def _describe(database: str) -> str:
