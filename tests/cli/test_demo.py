@@ -36,6 +36,11 @@ def test_demo_runs_the_whole_tour_and_exits_0() -> None:
         "horde-users user undelete",
     ):
         assert command in output
+    # the dry run shows the request and roles; the stale alias is refused without a change
+    assert "Dry run: nothing was sent" in output
+    assert re.search(r"^\s+flagged\s+moderator$", output, re.M)
+    assert re.search(r"error: bob#\d+ is now robert#\d+: nothing changed", output)
+    assert "(exit code 2)" in output
     # the refused moderator action: the clear error and its exit code
     assert "error: NotModerator (403): You're not a mod. BTFO!" in output
     assert "(exit code 1)" in output

@@ -94,7 +94,19 @@ def tour(ids: dict[str, int]) -> list[Step]:
         Step("Alice as a moderator sees her (privileged fields)", ("user", "show", alice), key="MOD_KEY"),
         Step("A moderator trusts bob", ("user", "modify", bob, "--trusted"), key="MOD_KEY"),
         Step("The admin grants bob 500 kudos", ("user", "modify", bob, "--kudos", "500"), key="ADMIN_KEY"),
-        Step("Bob afterwards, as JSON for scripts", ("--json", "user", "show", bob)),
+        Step(
+            "A dry run: the request a change would send and the role it needs (nothing is sent)",
+            ("user", "modify", f"bob#{bob}", "--flagged", "--concurrency", "5", "--dry-run"),
+            key="MOD_KEY",
+        ),
+        Step("A moderator renames bob to robert", ("user", "modify", bob, "--username", "robert"), "MOD_KEY"),
+        Step(
+            "The old name is refused (exit code 2): NAME#ID must be the account's current name",
+            ("user", "modify", f"bob#{bob}", "--concurrency", "5"),
+            key="MOD_KEY",
+            expect=2,
+        ),
+        Step("Robert afterwards, as JSON for scripts", ("--json", "user", "show", bob)),
         Step(
             "An ordinary user tries a moderator action (refused, exit code 1)",
             ("user", "modify", heidi, "--flagged"),

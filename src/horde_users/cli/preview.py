@@ -74,7 +74,7 @@ def show(
     typer.echo("  with the configured API key (not shown)")
     if user:
         typer.echo(f"Target: {user}")
-    typer.echo("Role needed" + (", in the order the server applies them:" if len(roles) > 1 else ":"))
+    typer.echo("Roles needed, in the order the server applies them:" if len(roles) > 1 else "Role needed:")
     width = max(len(name) for name in roles)
     for name, role in roles.items():
         typer.echo(f"  {name.ljust(width)}  {role}")
