@@ -57,6 +57,9 @@ def test_client_commands_do_not_import_the_server_stack(seeded: Seeded) -> None:
     assert not as_json & {*HEAVY, "horde_users.cli.tables"}  # scripts do not load the tables
     for group in (("user", "--help"), ("sandbox", "--help"), ("user", "modify", "--help")):
         assert not imported_modules(*group) & set(HEAVY)
+    dry_run = imported_modules("user", "modify", "3", "--trusted", "--dry-run", env=env)
+    assert "horde_users.sandbox.rules" in dry_run  # the roles come from the one table of PUT operations
+    assert not dry_run & set(HEAVY)
 
 
 def test_version() -> None:
