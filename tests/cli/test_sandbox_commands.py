@@ -25,8 +25,11 @@ def invoke(*args: str, url: str | None = None, key: str | None = None, input: st
 
 
 @contextmanager
-def serving(*options: str) -> Iterator[str]:
-    """``horde-users sandbox serve --port 0 ...`` in a subprocess; yields its URL; stops it with Ctrl-C."""
+def serving(*options: str, stderr_lines: list[str] | None = None) -> Iterator[str]:
+    """``horde-users sandbox serve --port 0 ...`` in a subprocess; yields its URL; stops it with Ctrl-C.
+
+    ``stderr_lines`` receives what it wrote to stderr, once it has stopped.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "horde_users", "sandbox", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE,
@@ -44,6 +47,8 @@ def serving(*options: str) -> Iterator[str]:
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    if stderr_lines is not None:
+        stderr_lines.extend(stderr.splitlines())
 
 
 def test_create_user_prints_id_alias_and_key_once(tmp_path: Path) -> None:
@@ -134,3 +139,63 @@ def test_a_database_that_cannot_be_opened_is_one_line_without_credentials() -> N
         assert "error: --database: cannot open postgresql+psycopg://127.0.0.1:1/db" in result.stderr
         assert "hunter2" not in result.output
         assert "Traceback" not in result.output
+
+
+def test_serve_stops_on_sigterm_like_ctrl_c(tmp_path: Path) -> None:
+    database = tmp_path / "term.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "horde_users", "sandbox", "serve", "--port", "0", "--database", str(database)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = re.search(r"(http://\S+/api)", process.stdout.readline())
+        assert url, process.stderr.read() if process.stderr else ""
+        assert httpx.get(f"{url.group(1)}/v2/users/0").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert stderr.rstrip().endswith("stopped")
+    assert "Traceback" not in stderr
+    assert not Path(f"{database}-wal").exists()  # the database was closed
+
+
+def test_serve_warns_when_listening_beyond_this_machine(tmp_path: Path) -> None:
+    database = str(tmp_path / "open.db")
+    # 192.0.2.1 (documentation range) is not on this machine: the warning comes, then the bind fails.
+    result = invoke("sandbox", "serve", "--host", "192.0.2.1", "--port", "0", "--database", database)
+    assert result.exit_code == 3
+    assert "warning: listening on 192.0.2.1, not only this machine" in result.stderr
+    assert "cannot serve on 192.0.2.1:0" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_serve_says_when_the_test_user_endpoint_is_on(tmp_path: Path) -> None:
+    database = str(tmp_path / "dev.db")
+    result = invoke(
+        "sandbox",
+        "serve",
+        "--host",
+        "192.0.2.1",
+        "--port",
+        "0",
+        "--database",
+        database,
+        "--enable-test-user-endpoint",
+    )
+    assert "notice: POST /api/v2/dev/test-user is enabled" in result.stderr
+
+
+def test_loopback_hosts_get_no_warning_and_no_notice(tmp_path: Path) -> None:
+    for host in ("127.0.0.1", "localhost"):
+        stderr: list[str] = []
+        with serving("--database", str(tmp_path / "local.db"), "--host", host, stderr_lines=stderr) as url:
+            assert httpx.get(f"{url}/v2/status/heartbeat").status_code == 200
+        assert stderr[0].startswith("database: ")
+        assert not [line for line in stderr if line.startswith(("warning:", "notice:"))], stderr

@@ -765,3 +765,98 @@ def test_sandbox_sends_the_edge_headers_of_every_real_exchange(
         if name.lower().startswith("access-control-") or name.lower() == "x-ratelimit-limit":
             assert response.headers[name] == value
     assert response.headers["content-type"] == real["headers"]["Content-Type"]
+
+
+# --- bounded rate-limit memory ---------------------------------------------------------------------
+
+LONG = "a" * 60_000  # about the longest path text a client might try
+
+
+@pytest.mark.anyio
+async def test_unique_long_paths_and_forwarded_addresses_leave_few_small_buckets() -> None:
+    clock = Clock()
+    app = make_app(clock=clock)
+    for i in range(8000):
+        sent = await call_asgi(app, "GET", f"/api/v2/users/{i}{LONG}")
+        assert sent[0]["status"] == 404
+        assert dict(sent[0]["headers"])[b"x-ratelimit-remaining"] == b"59"  # each its own bucket
+    for i in range(8000):
+        forwarded = f"10.0.0.1, {i}-{LONG}".encode()
+        sent = await call_asgi(app, "GET", "/api/v2/users", [(b"x-forwarded-for", forwarded)])
+        assert dict(sent[0]["headers"])[b"x-ratelimit-remaining"] == b"89"
+    limiter = app.state.rate_limiter
+    keys = limiter.keys()
+    assert len(keys) <= limiter.max_buckets < 16_000  # the oldest windows were forgotten
+    assert max(map(len, keys)) <= 200
+    assert sum(map(len, keys)) <= 200 * limiter.max_buckets
+
+    clock.now = T0 + 60  # every window has closed: the next request of any kind sweeps them
+    sent = await call_asgi(app, "GET", "/api/v2/status/heartbeat")
+    assert sent[0]["status"] == 200
+    assert len(limiter) == 0
+
+
+@pytest.mark.anyio
+async def test_distinct_long_texts_still_count_apart_and_alike_texts_together() -> None:
+    app = make_app(clock=Clock())
+    first, second = f"/api/v2/users/x{LONG}", f"/api/v2/users/y{LONG}"
+    assert dict((await call_asgi(app, "GET", first))[0]["headers"])[b"x-ratelimit-remaining"] == b"59"
+    assert dict((await call_asgi(app, "GET", first))[0]["headers"])[b"x-ratelimit-remaining"] == b"58"
+    assert dict((await call_asgi(app, "GET", second))[0]["headers"])[b"x-ratelimit-remaining"] == b"59"
+    long_address = [(b"x-forwarded-for", f"{LONG}-1".encode())]
+    other_address = [(b"x-forwarded-for", f"{LONG}-2".encode())]
+    remaining = [
+        dict((await call_asgi(app, "GET", "/api/v2/users", headers))[0]["headers"])[b"x-ratelimit-remaining"]
+        for headers in (long_address, long_address, other_address)
+    ]
+    assert remaining == [b"89", b"88", b"89"]
+
+
+def test_the_sandbox_app_exposes_its_limiter_only_when_limits_are_on() -> None:
+    assert make_app(rate_limits=True).state.rate_limiter is not None
+    assert make_app(rate_limits=False).state.rate_limiter is None
+
+
+# --- a raw "#" starts a fragment -------------------------------------------------------------------
+
+
+def raw_exchange(url: str, target: str) -> tuple[int, Any]:
+    """Send ``GET <target>`` byte for byte (httpx would drop a fragment); returns status and JSON."""
+    host, port = url.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def sandbox_with_alice() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        running.create_user("alice")
+        yield running
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/api/v2/users/1#x", "/api/v2/users/1#", "/api/v2/users/1#x?page=abc", "/api/v2/users/1?#/x"],
+)
+def test_a_raw_hash_ends_the_path_as_on_the_real_server(sandbox_with_alice: Sandbox, target: str) -> None:
+    status, body = raw_exchange(sandbox_with_alice.url, target)
+    assert status == 200
+    assert body["username"] == "alice#1"
+
+
+def test_a_raw_hash_ends_the_query_too(sandbox_with_alice: Sandbox) -> None:
+    status, body = raw_exchange(sandbox_with_alice.url, "/api/v2/users?page=1#abc")
+    assert status == 200
+    assert [user["username"] for user in body][-1] == "alice#1"
+    assert raw_exchange(sandbox_with_alice.url, "/api/v2/users?page=abc#1")[0] == 400
+
+
+def test_an_encoded_hash_stays_part_of_the_path(sandbox_with_alice: Sandbox) -> None:
+    status, body = raw_exchange(sandbox_with_alice.url, "/api/v2/users/1%23x")
+    assert status == 404
+    assert body["rc"] == "UserNotFound"

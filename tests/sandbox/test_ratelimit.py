@@ -145,3 +145,26 @@ def test_nonsense_settings_are_refused(kwargs: dict[str, float]) -> None:
 def test_nonsense_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="limit"):
         FixedWindowRateLimiter().hit("k", 0)
+
+
+def test_purge_drops_expired_windows_without_a_request() -> None:
+    clock = Clock()
+    limiter = FixedWindowRateLimiter(clock=clock)
+    for i in range(50):
+        limiter.hit(f"client-{i}", 90)
+    clock.now = T0 + 30
+    limiter.hit("later", 90)
+    assert limiter.purge() == 0
+    clock.now = T0 + 60
+    assert limiter.purge() == 50
+    assert limiter.keys() == ["later"]
+    assert limiter.purge(T0 + 90) == 1
+    assert len(limiter) == 0
+
+
+def test_the_default_cap_keeps_a_bounded_number_of_windows() -> None:
+    limiter = FixedWindowRateLimiter(clock=Clock())
+    for i in range(limiter.max_buckets + 500):
+        limiter.hit(f"client-{i}", 90)
+    assert len(limiter) == limiter.max_buckets
+    assert limiter.keys()[0] == "client-500"  # the oldest windows went first

@@ -53,6 +53,17 @@ def serve(
     """Serve the sandbox until Ctrl-C (rate limits on, as on the real server)."""
     typer.echo(f"database: {_describe(database)}", err=True)
     words = _read_words(profanity_file) if profanity_file is not None else None
+    if not _is_loopback(host):
+        typer.echo(
+            f"warning: listening on {host}, not only this machine: other hosts can reach the sandbox "
+            "(no TLS; its users and keys are test data)",
+            err=True,
+        )
+    if enable_test_user_endpoint:
+        typer.echo(
+            "notice: POST /api/v2/dev/test-user is enabled (creates users with keys; loopback clients only)",
+            err=True,
+        )
     from horde_users.sandbox.server import serve as run_server
 
     try:
@@ -65,8 +76,8 @@ def serve(
             test_user_endpoint=enable_test_user_endpoint,
             profanity_words=words,
         )
-    except KeyboardInterrupt:
-        typer.echo("stopped", err=True)
+    except KeyboardInterrupt:  # a Ctrl-C before the server took the signal over
+        pass
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)  # a local problem
     except Exception as exc:
@@ -75,6 +86,19 @@ def serve(
         if exc.code not in (0, None):
             fail(f"cannot serve on {host}:{port} (address in use or not available)", EXIT_USAGE)
         raise
+    typer.echo("stopped", err=True)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only accepts connections from this machine."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve to any interface
 
 
 def _read_words(path: Path) -> list[str]:

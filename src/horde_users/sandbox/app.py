@@ -639,7 +639,7 @@ def create_app(
         version=__version__,
         description="A local stand-in for the AI Horde v2 users API (see users-api.md).",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's Swagger UI page loads its assets from a CDN; the JSON stays
         redoc_url=None,
         redirect_slashes=False,
     )

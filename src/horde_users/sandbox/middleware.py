@@ -4,6 +4,8 @@ One pure ASGI middleware (no ``BaseHTTPMiddleware``): it adds headers to ``http.
 passes every other message through untouched, so streamed responses stay streamed. Per request, in order
 (users-api.md §1.5, §3.1 shape g, §4.6, §10):
 
+0. Fragment: a raw ``#`` in the request target starts a fragment, which a real server never sees (clients
+   strip it); everything from it on is dropped, path and query alike, so ``/users/1#x`` is user 1.
 1. Rate limit (limited routes and methods only; never a preflight): count the request; over the limit
    answers 429 at once, so a 429 wins over every other outcome.
 2. Body cap: a declared ``Content-Length`` over 65536 bytes answers 413 at once; otherwise a body that is
@@ -15,16 +17,22 @@ passes every other message through untouched, so streamed responses stay streame
 
 Every response gets the CORS and ``Horde-Node`` headers, and a rate-limited route's responses (4xx, 413,
 429 and 500 included) the ``X-RateLimit-*`` and ``Retry-After`` headers.
+
+Bucket keys stay small whatever the request says: an address or path text longer than a real one is
+replaced by a fixed-size digest (still one bucket per distinct text), so unique long paths or
+``X-Forwarded-For`` values cannot fill memory; the limiter caps how many buckets it keeps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import anyio.to_thread
 
@@ -38,15 +46,21 @@ if TYPE_CHECKING:
 __all__ = [
     "CORS_HEADERS",
     "MAX_BODY_BYTES",
+    "MAX_KEY_PART_CHARS",
     "EdgeMiddleware",
+    "bounded",
     "client_address",
     "install_edge_middleware",
+    "without_fragment",
 ]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 65536
 """Request bodies over this many bytes answer 413 (sandbox only, users-api.md §3.1 shape g)."""
+
+MAX_KEY_PART_CHARS = 64
+"""An address or path longer than this counts in a bucket named by its digest (IPv6 text is 45 at most)."""
 
 CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"access-control-allow-origin", b"*"),
@@ -120,6 +134,31 @@ def _json_body(message: str) -> bytes:
     return json.dumps({"message": message}).encode() + b"\n"
 
 
+def bounded(text: str) -> str:
+    """``text`` itself when short, else ``#`` and a 32-character digest of it (distinct texts stay apart)."""
+    if len(text) <= MAX_KEY_PART_CHARS:
+        return text
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"#{digest}"
+
+
+def without_fragment(scope: Scope) -> Scope:
+    """``scope`` with everything from a raw ``#`` in the request target on dropped (path and query).
+
+    The raw target is what tells: a ``%23`` is part of the path and stays. The decoded path is rebuilt
+    from the shortened raw path the way the server decoded the whole one.
+    """
+    raw_path = scope.get("raw_path")
+    query: bytes = scope.get("query_string", b"")
+    if raw_path is not None and b"#" in raw_path:
+        raw_path = raw_path.split(b"#", 1)[0]
+        path = unquote(raw_path.decode("latin-1"))  # the raw path already starts with any root path
+        return {**scope, "raw_path": raw_path, "path": path, "query_string": b""}
+    if b"#" in query:
+        return {**scope, "query_string": query.split(b"#", 1)[0]}
+    return scope
+
+
 def client_address(scope: Scope) -> str:
     """The client address of users-api.md §4.6: the last ``X-Forwarded-For`` entry, else the peer."""
     forwarded = b",".join(value for name, value in scope["headers"] if name == b"x-forwarded-for")
@@ -168,9 +207,12 @@ class EdgeMiddleware:
         proxy_passkey_owner_is_service: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = MAX_BODY_BYTES,
+        limiter: FixedWindowRateLimiter | None = None,
     ) -> None:
         self.app = app
-        self.limiter = FixedWindowRateLimiter(clock=clock) if rate_limits else None
+        if rate_limits and limiter is None:
+            limiter = FixedWindowRateLimiter(clock=clock)
+        self.limiter = limiter if rate_limits else None
         self.proxy_passkey_owner_is_service = proxy_passkey_owner_is_service
         self.clock = clock
         self.max_body_bytes = max_body_bytes
@@ -180,6 +222,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = without_fragment(scope)
         route = _match(scope["path"])
         method: str = scope["method"]
         info = _Request(scope)
@@ -192,6 +235,8 @@ class EdgeMiddleware:
         ):
             key = await self._bucket_key(scope, route, method, info)
             decision = self.limiter.hit(key, route.limit)
+        elif self.limiter is not None:
+            self.limiter.purge()  # any request sweeps expired windows (a hit does it as it counts)
 
         fixed = self._fixed_headers(scope)
         clock = self.clock
@@ -242,20 +287,20 @@ class EdgeMiddleware:
             raise
 
     async def _bucket_key(self, scope: Scope, route: _Route, method: str, info: _Request) -> str:
+        address = bounded(client_address(scope))
         if not route.per_path:
-            return f"{route.name}|{client_address(scope)}"
-        address = client_address(scope)
+            return f"{route.name}|{address}"
         is_service = self.proxy_passkey_owner_is_service
         if info.proxy_passkey and info.proxied_for and is_service is not None:
             try:
                 # The callback may query the database: keep it off the event loop.
                 if await anyio.to_thread.run_sync(is_service, info.proxy_passkey):
-                    address = info.proxied_for
+                    address = bounded(info.proxied_for)
             except Exception as exc:
                 # Count under the connecting address; a broken store shows up in the route's own answer.
                 # Only the type is logged: database errors can quote their parameters (the passkey).
                 logger.warning("proxy passkey check failed (%s); counting by address", type(exc).__name__)
-        return f"{route.name}|{address}@{method}@{scope['path']}"
+        return f"{route.name}|{address}@{method}@{bounded(scope['path'])}"
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """Read the whole body, or stop once it exceeds the cap; None when the client disconnected."""
@@ -324,10 +369,14 @@ def install_edge_middleware(
     ``rate_limits=False`` turns counting and the rate-limit headers off. ``proxy_passkey_owner_is_service``
     answers whether a proxy passkey belongs to a service account (then ``/users/{id}`` requests count
     under their ``Proxied-For`` address); it runs in a worker thread. ``clock`` gives Unix seconds.
+    The limiter (None when off) is ``app.state.rate_limiter``, so a server can purge expired windows.
     """
+    limiter = FixedWindowRateLimiter(clock=clock) if rate_limits else None
+    app.state.rate_limiter = limiter
     app.add_middleware(
         EdgeMiddleware,
         rate_limits=rate_limits,
         proxy_passkey_owner_is_service=proxy_passkey_owner_is_service,
         clock=clock,
+        limiter=limiter,
     )

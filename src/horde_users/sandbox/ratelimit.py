@@ -3,7 +3,9 @@
 A window starts at the first request counted in its bucket (``t0``, a float) and closes at ``t0 + 60``.
 Every request inside the window counts; once ``limit`` requests were counted, the rest of the window is
 refused (a refusal does not extend the window). Thread-safe, with bounded memory: expired windows are
-dropped as time passes, and past ``max_buckets`` live windows the oldest is forgotten.
+dropped as time passes (on every hit, and by :meth:`~FixedWindowRateLimiter.purge`, which a server calls
+when it is otherwise quiet), and past ``max_buckets`` live windows the oldest is forgotten. Keys are
+the caller's to keep short (the edge middleware bounds them).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["WINDOW_SECONDS", "FixedWindowRateLimiter", "RateLimitDecision"]
+__all__ = ["DEFAULT_MAX_BUCKETS", "WINDOW_SECONDS", "FixedWindowRateLimiter", "RateLimitDecision"]
 
 WINDOW_SECONDS = 60.0
 """Length of one window: every limit of the users API is "per 1 minute"."""
+
+DEFAULT_MAX_BUCKETS = 10_000
+"""Live windows kept at most: far above a local sandbox's clients, a few MB at the edge's key sizes."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class FixedWindowRateLimiter:
         *,
         clock: Callable[[], float] = time.time,
         window: float = WINDOW_SECONDS,
-        max_buckets: int = 100_000,
+        max_buckets: int = DEFAULT_MAX_BUCKETS,
     ) -> None:
         if window <= 0 or max_buckets < 1:
             raise ValueError("window must be positive and max_buckets at least 1")
@@ -83,9 +88,28 @@ class FixedWindowRateLimiter:
         """The time source (Unix seconds) used for windows and headers."""
         return self._clock
 
+    @property
+    def max_buckets(self) -> int:
+        """How many windows are kept at most (the oldest is forgotten past it)."""
+        return self._max_buckets
+
     def __len__(self) -> int:
         """How many buckets currently hold a window (live or not yet swept)."""
         return len(self._buckets)
+
+    def keys(self) -> list[str]:
+        """The keys of the buckets held now, oldest window first."""
+        with self._lock:
+            return list(self._buckets)
+
+    def purge(self, now: float | None = None) -> int:
+        """Drop every expired window now; returns how many were dropped."""
+        if now is None:
+            now = self._clock()
+        with self._lock:
+            before = len(self._buckets)
+            self._expire(now)
+            return before - len(self._buckets)
 
     def hit(self, key: str, limit: int, now: float | None = None) -> RateLimitDecision:
         """Count one request in bucket ``key`` (limit ``limit`` per window) and decide on it."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -15,11 +17,58 @@ from typing import Any
 import uvicorn
 
 from horde_users.sandbox.app import create_app
+from horde_users.sandbox.connections import (
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
+    ConnectionGuard,
+    ConnectionLimits,
+    guarded_h11_protocol,
+)
+from horde_users.sandbox.ratelimit import FixedWindowRateLimiter
 from horde_users.sandbox.store import SandboxStore, SeededUser, UserRef
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ())
+_TICKS_PER_PURGE = 100
+"""uvicorn ticks every 0.1 s: expired rate-limit windows are swept every 10 s even without traffic."""
 
-def _config(app: Any, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
+
+class _SandboxServer(uvicorn.Server):
+    """uvicorn's server, plus housekeeping on its tick and a plain stop on SIGINT and SIGTERM alike."""
+
+    def __init__(self, config: uvicorn.Config, guard: ConnectionGuard, app: Any) -> None:
+        super().__init__(config)
+        self.guard = guard
+        limiter = getattr(getattr(app, "state", None), "rate_limiter", None)
+        self.limiter = limiter if isinstance(limiter, FixedWindowRateLimiter) else None
+
+    async def on_tick(self, counter: int) -> bool:
+        if counter % 10 == 0:
+            self.guard.flush_log()
+        if counter % _TICKS_PER_PURGE == 0 and self.limiter is not None:
+            self.limiter.purge()
+        return await super().on_tick(counter)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Stop on SIGINT/SIGTERM (a second SIGINT forces it), then return normally.
+
+        uvicorn re-raises the signal once it has stopped, which for SIGTERM kills the process before
+        the caller can close the database; here the caller's cleanup runs and the exit code is 0.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+def _server(app: Any, host: str, port: int, limits: ConnectionLimits) -> _SandboxServer:
+    guard = ConnectionGuard(limits)
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -28,12 +77,15 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         lifespan="off",
         # uvloop when installed. The HTTP parser stays h11: httptools refuses methods it does not know
         # (``FOO``) with its own 400, where the contract answers 405 (users-api.md §3.1 shape f).
+        # The h11 protocol is uvicorn's, with a request deadline and a connection cap (connections.py).
         loop="auto",
-        http="h11",
+        http=guarded_h11_protocol(guard),
         ws="none",
         proxy_headers=False,
+        timeout_keep_alive=limits.keep_alive_timeout,
         timeout_graceful_shutdown=5,
     )
+    return _SandboxServer(config, guard, app)
 
 
 def _bind(config: uvicorn.Config) -> socket.socket:
@@ -58,7 +110,9 @@ class Sandbox:
     ``database``: a SQLAlchemy URL or SQLite file path; None means a fresh temporary SQLite file that is
     deleted on :meth:`stop`. ``url`` is the base URL for a client (ends in ``/api``); ``store`` is the
     database, and the seeding methods (``create_user`` ...) delegate to it. Rate limits are off by
-    default here (for tests), unlike ``horde-users sandbox serve``.
+    default here (for tests), unlike ``horde-users sandbox serve``. ``request_timeout`` (seconds for a
+    whole request), ``keep_alive_timeout`` (whole seconds between requests) and ``max_connections``
+    bound what a connection may hold (see :mod:`horde_users.sandbox.connections`).
     """
 
     def __init__(
@@ -71,7 +125,11 @@ class Sandbox:
         profanity_words: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
+        self._limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
         self._database = database
         self._admins = tuple(admins)
         self._rate_limits = rate_limits
@@ -82,7 +140,7 @@ class Sandbox:
         self.port = 0
         self._tmpdir: str | None = None
         self._store: SandboxStore | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: _SandboxServer | None = None
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------- lifecycle
@@ -120,10 +178,9 @@ class Sandbox:
             profanity_words=self._profanity_words,
             store=self._store,
         )
-        config = _config(app, self.host, self._requested_port)
-        sock = _bind(config)
+        server = _server(app, self.host, self._requested_port, self._limits)
+        sock = _bind(server.config)
         self.port = int(sock.getsockname()[1])
-        server = uvicorn.Server(config)
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -242,11 +299,17 @@ def serve(
     rate_limits: bool = True,
     test_user_endpoint: bool = False,
     profanity_words: Iterable[str] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    max_connections: int | None = None,
 ) -> None:
-    """Serve the sandbox in the foreground until Ctrl-C (``horde-users sandbox serve``).
+    """Serve the sandbox in the foreground until Ctrl-C or SIGTERM (``horde-users sandbox serve``).
 
-    ``database`` None means an in-memory SQLite database (gone when the process ends).
+    Either signal stops it the same way: open requests finish, the database is closed, and the
+    function returns. ``database`` None means an in-memory SQLite database (gone when the process
+    ends). The connection bounds are those of :class:`Sandbox`.
     """
+    limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
     store = SandboxStore(database)
     app = create_app(
         admins=admins,
@@ -255,13 +318,17 @@ def serve(
         profanity_words=profanity_words,
         store=store,
     )
-    config = _config(app, host, port)
-    sock = _bind(config)
+    server = _server(app, host, port, limits)
+    try:
+        sock = _bind(server.config)
+    except BaseException:
+        store.close()
+        raise
     bound_port = int(sock.getsockname()[1])
     print(f"horde-users sandbox listening on {_url(host, bound_port)}  (Ctrl-C to stop)", flush=True)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # pragma: no cover - uvicorn normally handles the signal itself
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - a Ctrl-C before the server took the signal over
         pass
     finally:
         sock.close()
