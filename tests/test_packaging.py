@@ -242,3 +242,16 @@ def test_the_pytest_plugin_loads_without_the_sandbox_extra(tmp_path: Path) -> No
     result = run_python(env_without_extras(tmp_path), "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "horde_sandbox"
+
+
+@pytest.mark.slow
+def test_the_demo_needs_only_the_extras_make_demo_installs(tmp_path: Path) -> None:
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^\$\(DEMO_STAMP\):.*\n\t.*pip install .*-e '\.\[([\w,]+)\]'", makefile, re.MULTILINE)
+    assert recipe is not None
+    installed = set().union(*(EXTRA_MODULES[extra] for extra in recipe.group(1).split(",")))
+    not_installed = set().union(*EXTRA_MODULES.values()) - installed
+    blocked = (*sorted(not_installed), "pytest", "hypothesis", "selenium", "mypy")
+    result = run_python(env_without_extras(tmp_path, blocked), "-m", "horde_users.cli.demo")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
