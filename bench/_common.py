@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = Path("/work/shared/api/examples")
+EXAMPLES = REPO / "tests" / "data" / "examples"
 BENCH_DATA = Path(__file__).resolve().parent / "data"
 
 

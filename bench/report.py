@@ -163,7 +163,7 @@ def _parse(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
             )
     rows = [[a["body"], a["horde_users"], a["horde_sdk"]] for a in r["acceptance"]]
     lines += [
-        "Which real response bodies (/work/shared/api/examples) each side accepts at all:",
+        "Which real response bodies (tests/data/examples) each side accepts at all:",
         "",
         *_table(["captured body", "horde_users", "horde_sdk 0.33.3"], rows),
         "",

@@ -56,17 +56,18 @@ def find_python312() -> Path:
 
 def ensure_venv() -> None:
     """Create .venv-bench and install the comparison targets, unless the stamp says it is done."""
-    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[postgres]"])
+    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres]"])
     if BENCH_PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not BENCH_PY.exists():
         print(f"bench: creating {VENV} with {find_python312()}", flush=True)
         subprocess.run([str(find_python312()), "-m", "venv", str(VENV)], check=True)
     print(
-        "bench: installing horde-sdk==0.33.3, horde-users[postgres] (editable), orjson, msgspec", flush=True
+        "bench: installing horde-sdk==0.33.3, horde-users[cli,sandbox,postgres] (editable), orjson, msgspec",
+        flush=True,
     )
     pip = [str(BENCH_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[postgres]"], check=True)
+    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres]"], check=True)
     STAMP.write_text(wanted)
 
 

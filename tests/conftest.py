@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 EXAMPLES_DIR = Path(__file__).parent / "data" / "examples"
-"""Real exchanges with the AI Horde users API (a copy of shared/api/examples, kept with the tests)."""
+"""Real exchanges with the AI Horde users API (described in tests/data/examples/README.md)."""
 
 
 def load_examples() -> list[dict[str, Any]]:

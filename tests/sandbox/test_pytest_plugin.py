@@ -126,3 +126,24 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_the_sandbox_extra_only_tests_using_a_fixture_fail_with_the_hint(
+    pytester: pytest.Pytester,
+) -> None:
+    from tests.blocked_imports import write_blocker
+
+    write_blocker(pytester.path)  # pytester puts its folder first on the subprocess's PYTHONPATH
+    pytester.makepyfile(
+        test_inner="""
+        def test_with_a_sandbox(horde_sandbox):
+            pass
+
+        def test_without(request):
+            assert request.config.pluginmanager.has_plugin("horde_users")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.re_match_lines([r"horde_sandbox: .*pip install 'horde-users\[sandbox\]'$"])
+    result.stdout.no_fnmatch_line("*another exception*")

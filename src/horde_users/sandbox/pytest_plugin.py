@@ -2,6 +2,8 @@
 
 Registered through the ``pytest11`` entry point, so it is loaded into every pytest session of anyone who
 installs horde-users: it imports nothing heavy at module level (the sandbox is imported inside the fixtures).
+It loads without the ``sandbox`` extra too; a test that uses a fixture then fails with one line saying what
+to install.
 
 - ``horde_sandbox``: a fresh :class:`horde_users.sandbox.Sandbox` on a free loopback port for one test, rate
   limits off. Options go through the marker, e.g.
@@ -67,7 +69,16 @@ def sandbox_options(node: pytest.Item) -> dict[str, Any]:
 @pytest.fixture
 def horde_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """A fresh sandbox on a free loopback port, stopped after the test; ``.url`` is its base URL."""
-    from horde_users.sandbox import Sandbox
+    from horde_users._extras import MissingExtraError
+
+    try:
+        from horde_users.sandbox import Sandbox
+    except MissingExtraError as error:
+        missing = str(error)
+    else:
+        missing = ""
+    if missing:  # failed outside the except block, so the report is one line, not a chained error
+        pytest.fail(f"{MARKER}: {missing}", pytrace=False)
 
     node = request.node
     assert isinstance(node, pytest.Item)
