@@ -2,6 +2,7 @@
 
 ```
 HordeError
+├── InvalidRequestError           bad input, refused before sending (also a ValueError)
 ├── HordeConnectionError          no usable answer: refused, reset, dropped
 │   └── HordeTimeoutError         no answer in time
 └── HordeAPIError                 the server answered with an error status
@@ -40,6 +41,7 @@ __all__ = [
     "HordeConnectionError",
     "HordeError",
     "HordeTimeoutError",
+    "InvalidRequestError",
     "InvalidResponseError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -134,6 +136,14 @@ def _rebuild(cls: type[HordeError], state: dict[str, object]) -> HordeError:
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)
     return error
+
+
+class InvalidRequestError(HordeError, ValueError):
+    """Bad input (an argument, a field value, a malformed API key), refused before anything is sent.
+
+    It is also a ``ValueError``. When pydantic refused a value, its ``ValidationError`` is the cause;
+    the message names the fields in plain words and never shows a key.
+    """
 
 
 class HordeConnectionError(HordeError):
