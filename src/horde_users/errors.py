@@ -13,7 +13,7 @@ HordeError
     ├── PayloadTooLargeError      413
     ├── RateLimitError            429 (``retry_after``)
     ├── ServerError               5xx
-    └── InvalidResponseError      a success status whose body could not be read
+    └── InvalidResponseError      a body that is not the response: wrong shape, not JSON, over 2 MiB
 ```
 
 Branch on ``status_code`` and ``rc``, never on ``message`` (the real server and the sandbox word
@@ -253,7 +253,11 @@ class ServerError(HordeAPIError):
 
 
 class InvalidResponseError(HordeAPIError):
-    """The server answered with a success status but a body that is not the expected JSON."""
+    """The answer could not be taken as the response.
+
+    A success whose body is not JSON, or lacks what that response needs (a user's ``id`` and
+    ``username``, a delete reply's ``message``), or any body larger than the client reads (2 MiB).
+    """
 
 
 _BY_STATUS: dict[int, type[HordeAPIError]] = {
