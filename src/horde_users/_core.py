@@ -218,7 +218,7 @@ class Call:
 
     request: httpx.Request
     model: BaseAIHordeRequest
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = field(repr=False)
     """Every key that was or could be sent; redacted from all messages."""
     repeatable: bool
     """Whether an ambiguous failure (timeout, dropped connection, 502/503/504) may be retried."""

@@ -219,3 +219,9 @@ def test_body_reader_stops_at_the_deadline_and_the_size_cap() -> None:
         reader.add(b"9")
     with pytest.raises(InvalidResponseError, match="9 bytes"):
         _core.BodyReader(call, httpx.Response(200, headers={"Content-Length": "9"}), started=0, limit=8)
+
+
+def test_a_calls_repr_never_shows_its_keys() -> None:
+    call = call_for(ModifyUserRequest(user_id=3, apikey=KEY, trusted=True))
+    assert KEY in call.secrets
+    assert KEY not in repr(call)
