@@ -11,8 +11,10 @@ import json
 import math
 import random
 import time
-from collections.abc import Iterable, Mapping
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -23,32 +25,53 @@ from horde_users.errors import (
     HordeAPIError,
     HordeConnectionError,
     HordeTimeoutError,
+    InvalidRequestError,
     InvalidResponseError,
     error_class_for_status,
     excerpt,
     redact,
 )
-from horde_users.models.base import BaseAIHordeRequest, HordeResponseTypes, is_shared_key
+from horde_users.models.base import (
+    API_KEY_FORMAT,
+    BaseAIHordeRequest,
+    HordeResponseTypes,
+    is_shared_key,
+    is_valid_api_key,
+)
 from horde_users.models.errors import RC
-from horde_users.models.users import SingleUserDetailsRequest
+from horde_users.models.users import (
+    DeleteUserResponse,
+    ListUsersDetailsResponse,
+    ModifyUserReply,
+    ModifyUserResponse,
+    SingleUserDetailsRequest,
+    UserDetailsResponse,
+)
 
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_MAX",
+    "MAX_RESPONSE_BYTES",
     "RETRY_AFTER_MAX",
     "SAFE_PUT_FIELDS",
+    "BodyReader",
     "Call",
     "Decision",
+    "attempt_timeout",
     "backoff_delay",
     "build_request",
+    "check_api_key",
+    "check_base_url",
     "decide",
     "error_from_response",
     "error_from_transport",
+    "invalid_request",
     "is_shared_key",
     "parse_response",
     "parse_retry_after",
     "prepare",
     "retry_safe",
+    "safe_cause",
 ]
 
 BACKOFF_BASE = 0.5
@@ -57,6 +80,8 @@ BACKOFF_MAX = 8.0
 """The longest backoff delay in seconds."""
 RETRY_AFTER_MAX = 60.0
 """The longest ``Retry-After`` the clients wait for; beyond it the error is raised at once."""
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+"""The largest body the clients read (a full page of users is about 27 KB); larger ones are refused."""
 
 SAFE_PUT_FIELDS = frozenset(
     {
@@ -90,13 +115,110 @@ _RNG = random.Random()
 _EXCERPT_LEN = 200
 
 
+# --- input checks ----------------------------------------------------------------------------
+
+
+def check_api_key(key: object, *, name: str = "api_key") -> str:
+    """Return ``key`` when it has the form of a key, else raise ``InvalidRequestError``.
+
+    Checked before anything is sent: a key with a line break or a non-ASCII character would otherwise
+    fail inside the HTTP library, whose errors show the header value. The message never shows the key.
+    """
+    if not isinstance(key, str):
+        raise InvalidRequestError(f"{name} must be a string, not {type(key).__name__}")
+    if is_valid_api_key(key):
+        return key
+    raise InvalidRequestError(f"{name} is malformed{_key_hint(key)}: it must be {API_KEY_FORMAT}")
+
+
+def _key_hint(key: str) -> str:
+    if key != key.strip():
+        return " (it has blanks or line breaks around it)"
+    if not key.isascii():
+        return " (it has non-ASCII characters)"
+    if not key.isprintable() or " " in key:
+        return " (it has blanks or control characters in it)"
+    return f" (it has {len(key)} characters)"
+
+
+def check_base_url(url: str, *, name: str = "base_url") -> str:
+    """Return ``url`` when it is an absolute http(s) URL with a host, else raise ``InvalidRequestError``.
+
+    The URL is not repeated in the message: it may carry a user name and password.
+    """
+    wanted = f"{name} must be an http:// or https:// URL with a host, like https://aihorde.net/api"
+    if not isinstance(url, str):
+        raise InvalidRequestError(f"{wanted}, not {type(url).__name__}")
+    if url != url.strip() or not url.lower().startswith(("http://", "https://")):
+        raise InvalidRequestError(wanted)
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError, ValueError):
+        host = ""
+    if not host:
+        raise InvalidRequestError(wanted)
+    return url
+
+
+_PLAIN_BY_TYPE = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+}
+_PLAIN_BY_LIMIT = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "string_too_short": ("min_length", "must have at least {} characters"),
+    "string_too_long": ("max_length", "must have at most {} characters"),
+    "literal_error": ("expected", "must be {}"),
+}
+
+
+def _plain_problem(error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``field must be ...``: no pydantic wording, no input, no links."""
+    field_name = ".".join(str(part) for part in error.get("loc", ())) or "the request"
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    message = str(error.get("msg", "is invalid"))
+    if kind in _PLAIN_BY_TYPE:
+        reason = _PLAIN_BY_TYPE[kind]
+    elif kind in _PLAIN_BY_LIMIT and _PLAIN_BY_LIMIT[kind][0] in context:
+        key, template = _PLAIN_BY_LIMIT[kind]
+        reason = template.format(context[key])
+    elif kind in ("value_error", "assertion_error"):
+        reason = str(context.get("error", message.partition(", ")[2] or message))
+    else:
+        reason = message.replace("Input should be", "must be").replace("String should have", "must have")
+    if reason.startswith((field_name, "the API key")):
+        return reason
+    joiner = " " if reason.startswith(("must", "is ")) else ": "
+    return field_name + joiner + reason
+
+
+def invalid_request(error: ValidationError, secrets: Iterable[str | None] = ()) -> InvalidRequestError:
+    """The ``InvalidRequestError`` for a request model pydantic refused (raise it ``from error``)."""
+    items = error.errors(include_url=False, include_input=False)
+    problems = "; ".join(_plain_problem(item) for item in items)
+    return InvalidRequestError(redact(problems or "the request is invalid", secrets))
+
+
 @dataclass(frozen=True)
 class Call:
     """One request ready to send, with what the client needs to retry it and to read its answer."""
 
     request: httpx.Request
     model: BaseAIHordeRequest
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = field(repr=False)
     """Every key that was or could be sent; redacted from all messages."""
     repeatable: bool
     """Whether an ambiguous failure (timeout, dropped connection, 502/503/504) may be retried."""
@@ -159,6 +281,11 @@ def _build(
     client_agent: str | None,
     timeout: httpx.Timeout | float | None,
 ) -> tuple[httpx.Request, dict[str, Any] | None]:
+    if api_key is not None:
+        check_api_key(api_key)
+    own_key = getattr(model, "apikey", None)
+    if own_key is not None:
+        check_api_key(own_key, name="apikey")
     http = model.build_http_request(base_url)
     headers = dict(http.headers)
     fields_set = model.model_fields_set
@@ -231,9 +358,22 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
-def _read_json(response: httpx.Response) -> tuple[bool, Any]:
+def _body_of(response: httpx.Response, body: bytes | None) -> bytes:
+    return response.content if body is None else body
+
+
+def _text_of(response: httpx.Response, body: bytes | None) -> str:
+    if body is None:
+        return response.text
     try:
-        return True, json.loads(response.content)
+        return body.decode(response.charset_encoding or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _read_json(body: bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return False, None
 
@@ -244,27 +384,31 @@ def _retry_after_of(response: httpx.Response) -> float | None:
     return None
 
 
-def error_from_response(call: Call, response: httpx.Response) -> HordeAPIError:
-    """The typed error for an error response; the body may be JSON or not (an HTML page from a proxy)."""
+def error_from_response(call: Call, response: httpx.Response, body: bytes | None = None) -> HordeAPIError:
+    """The typed error for an error response; the body may be JSON or not (an HTML page from a proxy).
+
+    ``body`` is the body the client read (``response.content`` when None).
+    """
     status = response.status_code
-    is_json, body = _read_json(response)
+    raw = _body_of(response, body)
+    is_json, data = _read_json(raw)
     rc: RC | str | None = None
     errors: dict[str, str] | None = None
-    if is_json and isinstance(body, dict):
-        message = str(body.get("message") or "")
-        raw_rc = body.get("rc")
+    if is_json and isinstance(data, dict):
+        message = str(data.get("message") or "")
+        raw_rc = data.get("rc")
         if raw_rc is not None:
             try:
                 rc = RC(str(raw_rc))
             except ValueError:
                 rc = str(raw_rc)
-        raw_errors = body.get("errors")
+        raw_errors = data.get("errors")
         if isinstance(raw_errors, dict):
             errors = {str(k): redact(str(v), call.secrets) for k, v in raw_errors.items()}
         if not message and not errors:
-            message = excerpt(response.text, _EXCERPT_LEN)
+            message = excerpt(_text_of(response, body), _EXCERPT_LEN)
     else:
-        text = excerpt(response.text, _EXCERPT_LEN) if response.content else ""
+        text = excerpt(_text_of(response, body), _EXCERPT_LEN) if raw else ""
         message = (
             f"{response.reason_phrase or 'Error'} (not JSON): {text}" if text else response.reason_phrase
         )
@@ -282,37 +426,158 @@ def error_from_response(call: Call, response: httpx.Response) -> HordeAPIError:
     )
 
 
-def parse_response(call: Call, response: httpx.Response) -> HordeResponseTypes:
-    """The success model for ``response``, or raise its typed ``HordeAPIError``."""
+def _invalid(call: Call, response: httpx.Response, message: str) -> InvalidResponseError:
+    return InvalidResponseError(
+        redact(message, call.secrets),
+        status_code=response.status_code,
+        method=call.method,
+        url=call.url,
+        horde_node=response.headers.get("Horde-Node"),
+        outcome_unknown=call.changes_data,
+    )
+
+
+def parse_response(call: Call, response: httpx.Response, body: bytes | None = None) -> HordeResponseTypes:
+    """The success model for ``response``, or raise its typed ``HordeAPIError``.
+
+    ``body`` is the body the client read (``response.content`` when None). A success body must hold
+    what its response needs (see ``_missing``), else ``InvalidResponseError``: a body of the wrong
+    shape must not pass as a user with every field empty. No error raised here chains pydantic's
+    (its text would show the body, which may hold a passkey).
+    """
     status = response.status_code
     if not 200 <= status < 300:
-        raise error_from_response(call, response)
+        raise error_from_response(call, response, body)
     pairs = {int(k): v for k, v in call.model.get_success_status_response_pairs().items()}
     response_type = pairs.get(status) or call.model.get_default_success_response_type()
-
-    def invalid(message: str) -> InvalidResponseError:
-        return InvalidResponseError(
-            redact(message, call.secrets),
-            status_code=status,
-            method=call.method,
-            url=call.url,
-            horde_node=response.headers.get("Horde-Node"),
-            outcome_unknown=call.changes_data,
-        )
-
+    raw = _body_of(response, body)
+    problem = ""
     try:
         # pydantic's own JSON parser: about 1.7x faster than json.loads + model_validate.
-        return response_type.model_validate_json(response.content)
+        result = response_type.model_validate_json(raw)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
-            text = excerpt(response.text, _EXCERPT_LEN) if response.content else "an empty body"
-            raise invalid(
-                f"expected a JSON {response_type.__name__} but the body is not JSON: {text}"
-            ) from None
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<body>'}: {e['msg']}" for e in exc.errors()[:5]
+            text = excerpt(_text_of(response, body), _EXCERPT_LEN) if raw else "an empty body"
+            problem = f"expected a JSON {response_type.__name__} but the body is not JSON: {text}"
+        else:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<body>'}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            problem = f"the body is not a valid {response_type.__name__}: {problems}"
+    if problem:  # raised here, outside the except block, so pydantic's error is not its context
+        raise _invalid(call, response, problem)
+    missing = _missing(result)
+    if missing:
+        raise _invalid(call, response, f"the body is not a valid {response_type.__name__}: {missing}")
+    return result
+
+
+_MODIFY_REPLY_FIELDS = frozenset(ModifyUserReply.model_fields)
+
+
+def _missing(result: HordeResponseTypes) -> str:
+    """What a parsed success lacks to be that response (empty when nothing): pydantic fills in defaults.
+
+    A user needs its ``id`` and ``username``; a modify reply at least one key of an operation that ran;
+    a delete reply its ``message``.
+    """
+    if isinstance(result, UserDetailsResponse):
+        return _user_missing(result)
+    if isinstance(result, ListUsersDetailsResponse):
+        for index, user in enumerate(result.root):
+            missing = _user_missing(user)
+            if missing:
+                return f"user {index}: {missing}"
+        return ""
+    if isinstance(result, ModifyUserResponse):
+        if not result.model_fields_set & _MODIFY_REPLY_FIELDS:
+            return "it names no change that ran"
+        return ""
+    if isinstance(result, DeleteUserResponse) and "message" not in result.model_fields_set:
+        return "it has no message"
+    return ""
+
+
+def _user_missing(user: UserDetailsResponse) -> str:
+    if user.id_ is None or user.username is None:
+        return "a user needs an id and a username"
+    return ""
+
+
+# --- reading the body ------------------------------------------------------------------------
+
+
+def attempt_timeout(call: Call) -> float | None:
+    """How long one attempt may take as a whole: the largest of the request's timeouts (None: no bound)."""
+    timeouts = call.request.extensions.get("timeout") or {}
+    values = [float(value) for value in timeouts.values() if value is not None]
+    return max(values) if values else None
+
+
+class BodyReader:
+    """Collects a response body as it streams in, within a size cap and the attempt's deadline.
+
+    httpx bounds each read, not the whole answer: a server sending a byte every half second would keep
+    a call alive forever. The clients feed each chunk to ``add``; past the deadline it raises
+    ``httpx.ReadTimeout`` (handled like any timeout: retried when safe), and past ``limit`` bytes
+    (declared or received) ``InvalidResponseError``.
+    """
+
+    def __init__(
+        self,
+        call: Call,
+        response: httpx.Response,
+        *,
+        started: float,
+        limit: int = MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._call = call
+        self._response = response
+        self._limit = limit
+        self._clock = clock
+        self._timeout = attempt_timeout(call)
+        self._deadline = None if self._timeout is None else started + self._timeout
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(f"{int(declared)} bytes")
+        self.check_time()
+
+    def add(self, chunk: bytes) -> None:
+        """Take one chunk; raise when the body grows too large or the deadline has passed."""
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise self._too_large(f"more than {self._limit} bytes")
+        self._chunks.append(chunk)
+        self.check_time()
+
+    def check_time(self) -> None:
+        """Raise ``httpx.ReadTimeout`` when the attempt's deadline has passed."""
+        if self._deadline is not None and self._clock() > self._deadline:
+            raise httpx.ReadTimeout(
+                f"the whole answer did not arrive within {self._timeout:g} s", request=self._call.request
+            )
+
+    @property
+    def body(self) -> bytes:
+        """Everything read so far."""
+        return b"".join(self._chunks)
+
+    def _too_large(self, size: str) -> InvalidResponseError:
+        return _invalid(
+            self._call,
+            self._response,
+            f"the answer is {size}, more than the {self._limit} bytes this client reads"
+            " (the users API never sends that much)",
         )
-        raise invalid(f"the body is not a valid {response_type.__name__}: {problems}") from None
+
+
+def safe_cause(call: Call, exc: BaseException) -> BaseException | None:
+    """``exc`` when neither it nor its own causes show a key in their traceback text, else None."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return None if any(secret in text for secret in call.secrets) else exc
 
 
 def error_from_transport(call: Call, exc: httpx.RequestError) -> HordeConnectionError:
@@ -349,6 +614,7 @@ class Decision:
 
     delay: float | None
     reason: str = ""
+    """Why, in a few plain words ("timed out", "rate limited (Retry-After)", "503 Service Unavailable")."""
 
     @property
     def retry(self) -> bool:
@@ -383,21 +649,36 @@ def decide(
         return STOP
     source = rng or _RNG
     if exc is not None:
-        if _before_sending(exc):
-            return Decision(backoff_delay(retries_done, rng), f"{type(exc).__name__} before sending")
-        if call.repeatable:
-            return Decision(backoff_delay(retries_done, rng), type(exc).__name__)
+        if _before_sending(exc) or call.repeatable:
+            return Decision(backoff_delay(retries_done, rng), _failure_reason(exc))
         return STOP
     if response is None:
         return STOP
     status = response.status_code
     if status == 429 or (status in _RETRYABLE_STATUSES and call.repeatable):
         retry_after = _retry_after_of(response)
-        reason = f"status {status}"
+        reason = "rate limited" if status == 429 else _status_text(status)
         if retry_after is None:
             return Decision(backoff_delay(retries_done, rng), reason)
         if retry_after > RETRY_AFTER_MAX:
             return STOP
         # Retry-After is approximate (±1 s, users-api.md §4.6): wait up to one second more.
-        return Decision(retry_after + source.random(), f"{reason}, Retry-After {retry_after:g}")
+        return Decision(retry_after + source.random(), f"{reason} (Retry-After)")
     return STOP
+
+
+def _failure_reason(exc: httpx.RequestError) -> str:
+    """A short plain reason for a retry log line: the exception's own text may hold anything."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if _before_sending(exc):
+        return "could not connect"
+    return "connection dropped"
+
+
+def _status_text(status: int) -> str:
+    """``503 Service Unavailable``: the standard phrase, not whatever the server wrote."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)

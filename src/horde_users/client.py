@@ -2,6 +2,22 @@
 
 Both clients build requests and read responses with the same I/O-free core (``horde_users._core``);
 they only add sending, waiting and paging.
+
+Input is checked before anything is sent: a bad argument, field value, base URL or a malformed API key
+raises ``InvalidRequestError`` (a ``HordeError`` and a ``ValueError``), never showing the key.
+
+Logging goes to the ``horde_users`` logger. Each retry is one INFO record, readable and key-free
+(``retrying GET https://aihorde.net/api/v2/users/3 in 0.48 s (attempt 2 of 3): 503 Service
+Unavailable``), carrying these attributes for handlers and formatters (``extra=``):
+
+- ``retry_delay`` (float): seconds the client waits before the next attempt;
+- ``retry_reason`` (str): why, in plain words: ``"rate limited"``, ``"rate limited (Retry-After)"``,
+  ``"timed out"``, ``"connection dropped"``, ``"could not connect"``, ``"503 Service Unavailable"``
+  (a status may end in ``" (Retry-After)"`` too);
+- ``attempt`` (int): the attempt about to be made, counting the first as 1 (so 2 on the first retry);
+- ``max_retries`` (int): the client's ``max_retries``.
+
+Each request and its outcome is also logged at DEBUG, with the key shown as ``<redacted>``.
 """
 
 from __future__ import annotations
@@ -9,22 +25,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import httpx
+from pydantic import ValidationError
 
 from horde_users import _core
 from horde_users.endpoints import (
     ANON_API_KEY,
+    ENV_API_KEY,
+    ENV_BASE_URL,
     MAX_PAGE,
     USERS_PER_PAGE,
     default_client_agent,
     resolve_api_key,
     resolve_base_url,
 )
-from horde_users.errors import HordeError
+from horde_users.errors import InvalidRequestError
 from horde_users.models.base import BaseAIHordeRequest, HordeResponseTypes
 from horde_users.models.find_user import FindUserRequest
 from horde_users.models.users import (
@@ -44,7 +64,7 @@ __all__ = ["AsyncHordeUsers", "HordeUsers"]
 logger = logging.getLogger("horde_users")
 
 DEFAULT_TIMEOUT = 30.0
-"""Seconds to wait for connecting, sending and each read; a finite default so nothing hangs forever."""
+"""Seconds each attempt may take, and each wait within it; a finite default so nothing hangs forever."""
 DEFAULT_MAX_RETRIES = 2
 
 Sort = Literal["kudos", "age"]
@@ -69,10 +89,24 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None,
         max_retries: int,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidRequestError("max_retries must be a whole number, 0 or more")
+        if not (
+            timeout is None
+            or isinstance(timeout, httpx.Timeout)
+            or (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0)
+        ):
+            raise InvalidRequestError("timeout must be a number of seconds above 0, an httpx.Timeout or None")
+        if api_key is not None and not isinstance(api_key, str):
+            raise InvalidRequestError(f"api_key must be a string, not {type(api_key).__name__}")
+        if client_agent is not None and not (
+            isinstance(client_agent, str) and client_agent.isascii() and client_agent.isprintable()
+        ):
+            raise InvalidRequestError("client_agent must be printable ASCII text, like name:version:contact")
+        self._key_name = "api_key" if api_key else ENV_API_KEY
         self._api_key = resolve_api_key(api_key)
-        self._base_url = resolve_base_url(base_url)
+        url_name = "base_url" if base_url else ENV_BASE_URL
+        self._base_url = _core.check_base_url(resolve_base_url(base_url), name=url_name)
         self._client_agent = client_agent or default_client_agent()
         self._timeout = timeout
         self._max_retries = max_retries
@@ -94,7 +128,7 @@ class _ClientBase:
 
     @property
     def timeout(self) -> float | httpx.Timeout | None:
-        """The timeout applied to every request."""
+        """The timeout of every attempt: see the class docstring."""
         return self._timeout
 
     @property
@@ -108,46 +142,69 @@ class _ClientBase:
 
     # -- request models ------------------------------------------------------------------------
 
+    def _checked_key(self) -> str:
+        """The client's key, once its form is checked (every method, before anything is sent)."""
+        return _core.check_api_key(self._api_key, name=self._key_name)
+
+    @contextmanager
+    def _input_errors(self) -> Iterator[None]:
+        """Turn pydantic's refusal of a request model into our ``InvalidRequestError``."""
+        try:
+            yield
+        except ValidationError as error:
+            raise _core.invalid_request(error, (self._api_key,)) from error
+
     def _find_user_request(self) -> FindUserRequest:
-        return FindUserRequest(apikey=self._api_key)
+        key = self._checked_key()
+        with self._input_errors():
+            return FindUserRequest(apikey=key)
 
-    @staticmethod
-    def _get_user_request(user_id: int | str) -> SingleUserDetailsRequest:
+    def _get_user_request(self, user_id: int | str) -> SingleUserDetailsRequest:
+        self._checked_key()
         # No key on the model: the core sends the client's, unless it is a shared key (a 401 here).
-        return SingleUserDetailsRequest(user_id=user_id)
+        with self._input_errors():
+            return SingleUserDetailsRequest(user_id=user_id)
 
-    @staticmethod
-    def _list_request(page: int, sort: Sort) -> ListUsersDetailsRequest:
-        return ListUsersDetailsRequest(page=page, sort=sort)
+    def _list_request(self, page: int, sort: Sort) -> ListUsersDetailsRequest:
+        self._checked_key()
+        with self._input_errors():
+            return ListUsersDetailsRequest(page=page, sort=sort)
 
     def _modify_request(
         self, user_id: int | str, changes: ModifyUser | None, fields: dict[str, Any]
     ) -> ModifyUserRequest:
+        key = self._checked_key()
         unknown = sorted(set(fields) - _MODIFY_FIELDS)
         if unknown:
-            raise TypeError(f"modify_user() got unexpected keyword arguments: {', '.join(unknown)}")
+            raise InvalidRequestError(f"modify_user() has no field named {', '.join(unknown)}")
         if changes is not None and not isinstance(changes, ModifyUser):
-            raise TypeError("changes must be a ModifyUser")
+            raise InvalidRequestError("changes must be a ModifyUser")
         values = changes.get_changes() if changes is not None else {}
         values.update(fields)
-        request = ModifyUserRequest(user_id=user_id, apikey=self._api_key, **values)
+        with self._input_errors():
+            request = ModifyUserRequest(user_id=user_id, apikey=key, **values)
         if not request.get_changes():
-            raise ValueError("modify_user() needs at least one field to change")
+            raise InvalidRequestError("modify_user() needs at least one field to change")
         return request
 
     def _delete_request(self, user_id: int | str) -> DeleteUserRequest:
-        return DeleteUserRequest(user_id=user_id, apikey=self._api_key)
+        key = self._checked_key()
+        with self._input_errors():
+            return DeleteUserRequest(user_id=user_id, apikey=key)
 
     @staticmethod
     def _check_iter_args(start_page: int, limit: int | None) -> None:
         if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
-            raise ValueError("start_page must be an integer of at least 1")
+            raise InvalidRequestError("start_page must be a whole number, 1 or more")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError("limit must be None or an integer of at least 0")
+            raise InvalidRequestError("limit must be None or a whole number, 0 or more")
 
     # -- the shared send loop pieces -----------------------------------------------------------
 
     def _prepare(self, model: BaseAIHordeRequest) -> _core.Call:
+        if not isinstance(model, BaseAIHordeRequest):
+            raise InvalidRequestError(f"submit() takes a request model, not {type(model).__name__}")
+        self._checked_key()
         return _core.prepare(
             model,
             base_url=self._base_url,
@@ -155,6 +212,24 @@ class _ClientBase:
             client_agent=self._client_agent,
             timeout=self._timeout,
         )
+
+    def _decide_on_response(
+        self, call: _core.Call, retries_done: int, response: httpx.Response, started: float
+    ) -> _core.Decision:
+        self._log_response(call, retries_done, response.status_code, started)
+        return _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, response=response)
+
+    def _decide_on_failure(
+        self, call: _core.Call, retries_done: int, exc: httpx.RequestError, started: float
+    ) -> _core.Decision:
+        self._log_failure(call, retries_done, exc, started)
+        decision = _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, exc=exc)
+        if not decision.retry:
+            error = _core.error_from_transport(call, exc)
+            logger.debug("%s %s failed: %s", call.method, call.url, error)
+            # Raised outside any except block, so the only chained exception is a key-free cause.
+            raise error from _core.safe_cause(call, exc)
+        return decision
 
     def _attempt_label(self, retries_done: int) -> str:
         return f"attempt {retries_done + 1} of {self._max_retries + 1}"
@@ -166,7 +241,7 @@ class _ClientBase:
                 call.method,
                 call.request.url,
                 status,
-                (time.perf_counter() - started) * 1000,
+                (time.monotonic() - started) * 1000,
                 self._attempt_label(retries_done),
                 call.log_headers(),
             )
@@ -178,26 +253,29 @@ class _ClientBase:
                 call.method,
                 call.request.url,
                 type(exc).__name__,
-                (time.perf_counter() - started) * 1000,
+                (time.monotonic() - started) * 1000,
                 self._attempt_label(retries_done),
                 call.log_headers(),
             )
 
     def _log_retry(self, call: _core.Call, decision: _core.Decision, retries_done: int) -> None:
+        delay = decision.delay or 0.0
+        attempt = retries_done + 2
         logger.info(
-            "retrying %s %s in %.2f s (retry %d of %d): %s",
+            "retrying %s %s in %.2f s (attempt %d of %d): %s",
             call.method,
             call.url,
-            decision.delay or 0.0,
-            retries_done + 1,
-            self._max_retries,
+            delay,
+            attempt,
+            self._max_retries + 1,
             decision.reason,
+            extra={
+                "retry_delay": delay,
+                "retry_reason": decision.reason,
+                "attempt": attempt,
+                "max_retries": self._max_retries,
+            },
         )
-
-    def _transport_error(self, call: _core.Call, exc: httpx.RequestError) -> HordeError:
-        error = _core.error_from_transport(call, exc)
-        logger.debug("%s %s failed: %s", call.method, call.url, error)
-        return error
 
 
 class HordeUsers(_ClientBase):
@@ -207,17 +285,23 @@ class HordeUsers(_ClientBase):
     variables (read now), then to the anonymous key and ``https://aihorde.net/api``. An ``http_client``
     you pass in is used as given and not closed by this client; ``timeout`` still applies to each request
     (pass ``timeout=None`` to keep that client's own). ``sleep`` replaces ``time.sleep`` between retries.
+
+    ``timeout`` (seconds, or an ``httpx.Timeout`` whose largest value counts) bounds each wait (connect,
+    send, each read) and each attempt as a whole: past it, an answer still arriving is abandoned as a
+    timeout (retried when safe); the check runs as each chunk of the body arrives, so the status line
+    and headers are bounded per read only. Bodies over 2 MiB are refused (``InvalidResponseError``).
+    Arguments after ``api_key`` are keyword-only; bad ones raise ``InvalidRequestError``.
     """
 
     def __init__(
         self,
         api_key: str | None = None,
+        *,
         base_url: str | None = None,
         client_agent: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
-        *,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         if timeout is None and http_client is not None:
@@ -285,7 +369,7 @@ class HordeUsers(_ClientBase):
     ) -> ModifyUserResponse:
         """Change a user: ModifyUser fields as keywords (or a ``ModifyUser``), validated before sending.
 
-        Raises pydantic's ``ValidationError`` for invalid values and ``TypeError`` for unknown fields.
+        Raises ``InvalidRequestError`` for invalid values and unknown fields, before anything is sent.
         """
         request = self._modify_request(user_id, changes, fields)
         return _expect(self._send(self._prepare(request)), ModifyUserResponse)
@@ -318,23 +402,24 @@ class HordeUsers(_ClientBase):
     def _send(self, call: _core.Call) -> HordeResponseTypes:
         retries_done = 0
         while True:
-            started = time.perf_counter()
+            started = time.monotonic()
+            failure: httpx.RequestError | None = None
             try:
-                response = self._http.send(call.request)
+                response = self._http.send(call.request, stream=True)
+                try:
+                    decision = self._decide_on_response(call, retries_done, response, started)
+                    if not decision.retry:
+                        reader = _core.BodyReader(call, response, started=started)
+                        for chunk in response.iter_bytes():
+                            reader.add(chunk)
+                finally:
+                    response.close()
             except httpx.RequestError as exc:
-                self._log_failure(call, retries_done, exc, started)
-                decision = _core.decide(
-                    call, retries_done=retries_done, max_retries=self._max_retries, exc=exc
-                )
-                if not decision.retry:
-                    raise self._transport_error(call, exc) from exc
-            else:
-                self._log_response(call, retries_done, response.status_code, started)
-                decision = _core.decide(
-                    call, retries_done=retries_done, max_retries=self._max_retries, response=response
-                )
-                if not decision.retry:
-                    return _core.parse_response(call, response)
+                failure = exc
+            if failure is not None:
+                decision = self._decide_on_failure(call, retries_done, failure, started)
+            elif not decision.retry:
+                return _core.parse_response(call, response, reader.body)
             self._log_retry(call, decision, retries_done)
             self._sleep(decision.delay or 0.0)
             retries_done += 1
@@ -343,18 +428,18 @@ class HordeUsers(_ClientBase):
 class AsyncHordeUsers(_ClientBase):
     """The AI Horde users API, asynchronously (asyncio or trio); the same methods as ``HordeUsers``.
 
-    ``sleep`` replaces ``anyio.sleep`` between retries.
+    The same arguments and ``timeout`` as ``HordeUsers``; ``sleep`` replaces ``anyio.sleep`` between retries.
     """
 
     def __init__(
         self,
         api_key: str | None = None,
+        *,
         base_url: str | None = None,
         client_agent: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
-        *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if timeout is None and http_client is not None:
@@ -426,7 +511,7 @@ class AsyncHordeUsers(_ClientBase):
     ) -> ModifyUserResponse:
         """Change a user: ModifyUser fields as keywords (or a ``ModifyUser``), validated before sending.
 
-        Raises pydantic's ``ValidationError`` for invalid values and ``TypeError`` for unknown fields.
+        Raises ``InvalidRequestError`` for invalid values and unknown fields, before anything is sent.
         """
         request = self._modify_request(user_id, changes, fields)
         return _expect(await self._send(self._prepare(request)), ModifyUserResponse)
@@ -459,23 +544,24 @@ class AsyncHordeUsers(_ClientBase):
     async def _send(self, call: _core.Call) -> HordeResponseTypes:
         retries_done = 0
         while True:
-            started = time.perf_counter()
+            started = time.monotonic()
+            failure: httpx.RequestError | None = None
             try:
-                response = await self._http.send(call.request)
+                response = await self._http.send(call.request, stream=True)
+                try:
+                    decision = self._decide_on_response(call, retries_done, response, started)
+                    if not decision.retry:
+                        reader = _core.BodyReader(call, response, started=started)
+                        async for chunk in response.aiter_bytes():
+                            reader.add(chunk)
+                finally:
+                    await response.aclose()
             except httpx.RequestError as exc:
-                self._log_failure(call, retries_done, exc, started)
-                decision = _core.decide(
-                    call, retries_done=retries_done, max_retries=self._max_retries, exc=exc
-                )
-                if not decision.retry:
-                    raise self._transport_error(call, exc) from exc
-            else:
-                self._log_response(call, retries_done, response.status_code, started)
-                decision = _core.decide(
-                    call, retries_done=retries_done, max_retries=self._max_retries, response=response
-                )
-                if not decision.retry:
-                    return _core.parse_response(call, response)
+                failure = exc
+            if failure is not None:
+                decision = self._decide_on_failure(call, retries_done, failure, started)
+            elif not decision.retry:
+                return _core.parse_response(call, response, reader.body)
             self._log_retry(call, decision, retries_done)
             await self._sleep(decision.delay or 0.0)
             retries_done += 1

@@ -2,6 +2,7 @@
 
 ```
 HordeError
+├── InvalidRequestError           bad input, refused before sending (also a ValueError)
 ├── HordeConnectionError          no usable answer: refused, reset, dropped
 │   └── HordeTimeoutError         no answer in time
 └── HordeAPIError                 the server answered with an error status
@@ -12,7 +13,7 @@ HordeError
     ├── PayloadTooLargeError      413
     ├── RateLimitError            429 (``retry_after``)
     ├── ServerError               5xx
-    └── InvalidResponseError      a success status whose body could not be read
+    └── InvalidResponseError      a body that is not the response: wrong shape, not JSON, over 2 MiB
 ```
 
 Branch on ``status_code`` and ``rc``, never on ``message`` (the real server and the sandbox word
@@ -40,6 +41,7 @@ __all__ = [
     "HordeConnectionError",
     "HordeError",
     "HordeTimeoutError",
+    "InvalidRequestError",
     "InvalidResponseError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -134,6 +136,14 @@ def _rebuild(cls: type[HordeError], state: dict[str, object]) -> HordeError:
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)
     return error
+
+
+class InvalidRequestError(HordeError, ValueError):
+    """Bad input (an argument, a field value, a malformed API key), refused before anything is sent.
+
+    It is also a ``ValueError``. When pydantic refused a value, its ``ValidationError`` is the cause;
+    the message names the fields in plain words and never shows a key.
+    """
 
 
 class HordeConnectionError(HordeError):
@@ -243,7 +253,11 @@ class ServerError(HordeAPIError):
 
 
 class InvalidResponseError(HordeAPIError):
-    """The server answered with a success status but a body that is not the expected JSON."""
+    """The answer could not be taken as the response.
+
+    A success whose body is not JSON, or lacks what that response needs (a user's ``id`` and
+    ``username``, a delete reply's ``message``), or any body larger than the client reads (2 MiB).
+    """
 
 
 _BY_STATUS: dict[int, type[HordeAPIError]] = {

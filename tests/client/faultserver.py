@@ -1,8 +1,9 @@
 """A tiny scripted HTTP server on loopback that misbehaves on purpose, for the clients' retry tests.
 
 Each incoming request is recorded, then answered by the next scripted action: a canned reply, a hang
-(no answer until the server stops: the client times out), or a connection reset. One request per
-connection (``Connection: close``), so every count is exact.
+(no answer until the server stops: the client times out), a connection reset, a reply whose body
+trickles in byte by byte, or a flood of bytes. One request per connection (``Connection: close``), so
+every count is exact.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +48,23 @@ class Reset:
     """Read the request, then reset the connection (TCP RST) without answering."""
 
 
-Action = Reply | Hang | Reset
+@dataclass(frozen=True)
+class Trickle:
+    """Answer with ``reply``, headers at once, then its body one byte every ``interval`` seconds."""
+
+    reply: Reply
+    interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class Flood:
+    """Answer 200 with ``size`` bytes, declared in Content-Length or (``declare=False``) up to the close."""
+
+    size: int
+    declare: bool = True
+
+
+Action = Reply | Hang | Reset | Trickle | Flood
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,8 @@ class FaultServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.requests: list[Seen] = []
+        self.sent_bytes: list[int] = []
+        """For each trickled or flooded answer, how many body bytes went out before it ended."""
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -107,6 +128,16 @@ class FaultServer:
         with self._lock:
             return sum(1 for seen in self.requests if method is None or seen.method == method)
 
+    def wait_for_bodies(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` trickled or flooded answers have ended (the client may leave first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.sent_bytes) >= count:
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"only {len(self.sent_bytes)} of {count} answers ended within {timeout} s")
+
     def __enter__(self) -> FaultServer:
         self._thread.start()
         return self
@@ -133,11 +164,38 @@ class FaultServer:
         elif isinstance(action, Reset):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
+        elif isinstance(action, Trickle):
+            reply = action.reply
+            _send_head(sock, reply.status, {"Content-Length": str(len(reply.body)), **reply.headers})
+            self._send_body(sock, (reply.body[i : i + 1] for i in range(len(reply.body))), action.interval)
+        elif isinstance(action, Flood):
+            length = {"Content-Length": str(action.size)} if action.declare else {}
+            _send_head(sock, 200, {"Content-Type": "application/json", **length})
+            chunk = b" " * 65536
+            chunks = (chunk[: min(len(chunk), action.size - i)] for i in range(0, action.size, len(chunk)))
+            self._send_body(sock, chunks, 0.0)
         else:
-            head = [f"HTTP/1.1 {action.status} {_REASONS.get(action.status, 'Status')}"]
-            headers = {"Content-Length": str(len(action.body)), "Connection": "close", **action.headers}
-            head += [f"{name}: {value}" for name, value in headers.items()]
-            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + action.body)
+            _send_head(sock, action.status, {"Content-Length": str(len(action.body)), **action.headers})
+            sock.sendall(action.body)
+
+    def _send_body(self, sock: socket.socket, chunks: Iterator[bytes], interval: float) -> None:
+        sent = 0
+        try:
+            for chunk in chunks:
+                if self._stopping.wait(interval) if interval else self._stopping.is_set():
+                    break
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:  # the client gave up and closed the connection
+            pass
+        with self._lock:
+            self.sent_bytes.append(sent)
+
+
+def _send_head(sock: socket.socket, status: int, headers: dict[str, str]) -> None:
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    head += [f"{name}: {value}" for name, value in {"Connection": "close", **headers}.items()]
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
 
 
 def _read_request(sock: socket.socket) -> Seen | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from pydantic import ValidationError
@@ -77,26 +79,114 @@ async def test_injected_async_client_is_used_and_left_open(horde_sandbox_users: 
         assert not http.is_closed
 
 
-async def test_modify_user_validates_before_sending(make_api: MakeApi, fault_server: FaultServer) -> None:
-    api = make_api(api_key="A" * 22, base_url=fault_server.url)
-    with pytest.raises(ValidationError):
-        await api.modify_user(3, concurrency=501)
-    with pytest.raises(ValidationError):
-        await api.modify_user(3, undelete=False)
-    with pytest.raises(ValidationError):
-        await api.modify_user("alice#3", trusted=True)
-    with pytest.raises(TypeError, match="nickname"):
-        await api.modify_user(3, nickname="x")
-    with pytest.raises(ValueError, match="at least one field"):
-        await api.modify_user(3)
-    with pytest.raises(ValidationError):
-        await api.modify_user(3, ModifyUser(trusted=True), concurrency=-1)
+PYDANTIC_WORDING = (
+    "Value error, ",
+    "Input should be",
+    "String should have",
+    "pydantic",
+    "type=",
+    "input_value",
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda api: api.modify_user(3, concurrency=501), "concurrency must be at most 500"),
+        (lambda api: api.modify_user(3, concurrency="5"), "concurrency must be a whole number"),
+        (lambda api: api.modify_user(3, undelete=False), "undelete: the server acts on this field"),
+        (lambda api: api.modify_user("alice#3", trusted=True), "user_id must be the numeric id only"),
+        (lambda api: api.modify_user(3, username="ab"), "username must have at least 3 characters"),
+        (lambda api: api.modify_user(3, nickname="x"), "modify_user() has no field named nickname"),
+        (lambda api: api.modify_user(3), "at least one field"),
+        (
+            lambda api: api.modify_user(3, ModifyUser(trusted=True), concurrency=-1, vpn=1),
+            "concurrency must be at least 0; vpn must be true or false",
+        ),
+        (lambda api: api.modify_user(3, changes={"trusted": True}), "changes must be a ModifyUser"),
+        (lambda api: api.get_user(-1), "user_id must be between 0 and 2147483647"),
+        (lambda api: api.delete_user(True), "user_id must be a number, not a boolean"),
+        (lambda api: api.list_users(page=0), "page must be at least 1"),
+        (lambda api: api.list_users(sort="name"), "sort must be 'kudos' or 'age'"),
+        (lambda api: api.all_users(start_page=0), "start_page must be a whole number"),
+        (lambda api: api.all_users(limit=-1), "limit must be None or a whole number"),
+        (lambda api: api.submit({"user_id": 3}), "submit() takes a request model"),
+    ],
+)
+async def test_bad_input_raises_our_error_before_sending(
+    make_api: MakeApi, fault_server: FaultServer, call: Any, expected: str
+) -> None:
+    key = "A" * 22
+    api = make_api(api_key=key, base_url=fault_server.url)
+    with pytest.raises(errors.HordeError) as caught:
+        await call(api)
+    error = caught.value
+    assert type(error) is errors.InvalidRequestError
+    assert isinstance(error, ValueError)
+    assert expected in error.message
+    for wording in PYDANTIC_WORDING:
+        assert wording not in error.message
+    assert key not in error.message and key not in repr(error)
+    if isinstance(error.__cause__, ValidationError):
+        assert error.__suppress_context__
     assert fault_server.count() == 0
 
 
-def test_max_retries_must_not_be_negative() -> None:
-    with pytest.raises(ValueError, match="max_retries"):
-        HordeUsers(max_retries=-1)
+async def test_a_pydantic_refusal_is_the_cause(make_api: MakeApi, fault_server: FaultServer) -> None:
+    api = make_api(api_key="A" * 22, base_url=fault_server.url)
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        await api.modify_user(3, concurrency=501)
+    assert isinstance(caught.value.__cause__, ValidationError)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "localhost:7311/api",
+        "127.0.0.1:7311/api",
+        "ftp://example.org/api",
+        "http:///api",
+        " http://x.org/api",
+        "",
+    ],
+)
+@pytest.mark.parametrize("client_class", [HordeUsers, AsyncHordeUsers])
+def test_a_base_url_without_http_is_refused_when_the_client_is_created(
+    url: str, client_class: type[HordeUsers] | type[AsyncHordeUsers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not url:  # an empty argument falls back on the environment, which is checked the same way
+        monkeypatch.setenv("AI_HORDE_URL", "localhost:7311/api")
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        client_class(base_url=url)
+    assert "http:// or https://" in caught.value.message
+    assert ("AI_HORDE_URL" if not url else "base_url") in caught.value.message
+
+
+@pytest.mark.parametrize("client_class", [HordeUsers, AsyncHordeUsers])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 1.5}, "max_retries"),
+        ({"timeout": "soon"}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"api_key": 1234567890}, "api_key must be a string"),
+        ({"client_agent": "bot:1:me\nX-Injected: 1"}, "client_agent"),
+    ],
+)
+def test_bad_constructor_arguments_are_our_error(
+    client_class: type[HordeUsers] | type[AsyncHordeUsers], options: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(errors.InvalidRequestError, match=expected):
+        client_class(**options)
+
+
+@pytest.mark.parametrize("client_class", [HordeUsers, AsyncHordeUsers])
+def test_arguments_after_api_key_are_keyword_only(
+    client_class: type[HordeUsers] | type[AsyncHordeUsers],
+) -> None:
+    with pytest.raises(TypeError):
+        client_class("A" * 22, "http://127.0.0.1:9/api")  # type: ignore[call-arg]
 
 
 def test_public_names_are_listed() -> None:

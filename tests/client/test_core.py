@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from horde_users import _core
-from horde_users.errors import HordeAPIError, error_class_for_status, excerpt, redact
+from horde_users.errors import HordeAPIError, InvalidResponseError, error_class_for_status, excerpt, redact
 from horde_users.models import (
     RC,
     DeleteUserRequest,
@@ -174,3 +174,54 @@ def test_200_that_is_not_json_or_not_the_model() -> None:
         with pytest.raises(HordeAPIError) as caught:
             _core.parse_response(call, response)
         assert caught.value.status_code == 200
+
+
+def test_a_cause_that_shows_a_key_is_dropped_and_a_clean_one_kept() -> None:
+    call = call_for(FindUserRequest(apikey=KEY))
+    leaking = httpx.LocalProtocolError(f"Illegal header value b'{KEY}'")
+    assert _core.safe_cause(call, leaking) is None
+    clean = httpx.ConnectError("[Errno 111] Connection refused")
+    assert _core.safe_cause(call, clean) is clean
+
+
+def test_retry_reasons_are_plain_words() -> None:
+    read = call_for(FindUserRequest(apikey=KEY))
+    rng = random.Random(1)
+
+    def reason(**outcome: Any) -> str:
+        return _core.decide(read, retries_done=0, max_retries=2, rng=rng, **outcome).reason
+
+    assert reason(exc=httpx.ReadTimeout("slow")) == "timed out"
+    assert reason(exc=httpx.ConnectTimeout("slow")) == "timed out"
+    assert reason(exc=httpx.ConnectError("refused")) == "could not connect"
+    assert reason(exc=httpx.RemoteProtocolError("gone")) == "connection dropped"
+    assert reason(response=httpx.Response(429)) == "rate limited"
+    assert reason(response=httpx.Response(429, headers={"Retry-After": "2"})) == "rate limited (Retry-After)"
+    assert reason(response=httpx.Response(502)) == "502 Bad Gateway"
+    assert reason(response=httpx.Response(503, headers={"Retry-After": "1"})) == (
+        "503 Service Unavailable (Retry-After)"
+    )
+
+
+def test_body_reader_stops_at_the_deadline_and_the_size_cap() -> None:
+    call = _core.prepare(FindUserRequest(apikey=KEY), base_url=BASE, timeout=2.0)
+    now = [100.0]
+    response = httpx.Response(200, headers={"Content-Length": "6"})
+    reader = _core.BodyReader(call, response, started=100.0, limit=8, clock=lambda: now[0])
+    reader.add(b"1234")
+    now[0] = 102.5
+    with pytest.raises(httpx.ReadTimeout, match="within 2 s"):
+        reader.add(b"5")
+    reader = _core.BodyReader(call, httpx.Response(200), started=100.0, limit=8, clock=lambda: 100.0)
+    reader.add(b"12345678")
+    assert reader.body == b"12345678"
+    with pytest.raises(InvalidResponseError):
+        reader.add(b"9")
+    with pytest.raises(InvalidResponseError, match="9 bytes"):
+        _core.BodyReader(call, httpx.Response(200, headers={"Content-Length": "9"}), started=0, limit=8)
+
+
+def test_a_calls_repr_never_shows_its_keys() -> None:
+    call = call_for(ModifyUserRequest(user_id=3, apikey=KEY, trusted=True))
+    assert KEY in call.secrets
+    assert KEY not in repr(call)

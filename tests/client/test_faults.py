@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from horde_users._core import MAX_RESPONSE_BYTES
 from horde_users.errors import (
     HordeConnectionError,
     HordeTimeoutError,
@@ -17,7 +18,7 @@ from horde_users.errors import (
 )
 from horde_users.models import DeleteUserResponse, ModifyUserResponse, UserDetailsResponse
 from tests.client.conftest import MakeApi
-from tests.client.faultserver import FaultServer, Hang, Reply, Reset
+from tests.client.faultserver import FaultServer, Flood, Hang, Reply, Reset, Trickle
 from tests.conftest import EXAMPLES_DIR
 
 pytestmark = pytest.mark.anyio
@@ -312,3 +313,114 @@ async def test_iter_users_never_asks_beyond_page_10000(make_api: MakeApi, fault_
         "/api/v2/users?page=9999&sort=age",
         "/api/v2/users?page=10000&sort=age",
     ]
+
+
+# --- success bodies must hold what their response needs ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "body"),
+    [
+        ("find_user", (), {"not": "a list"}),
+        ("get_user", (3,), {}),
+        ("get_user", (3,), {"username": "no_id#3"}),
+        ("get_user", (3,), {"id": 3, "username": None}),
+        ("list_users", (), [{"id": 1, "username": "a#1"}, {"kudos": 5}]),
+        ("delete_user", (5,), {"new_kudos": "lots", "id": "x"}),
+        ("delete_user", (5,), {}),
+        ("modify_user", (3,), {}),
+        ("modify_user", (3,), {"not": "a reply"}),
+    ],
+)
+async def test_a_success_body_of_the_wrong_shape_is_refused(
+    make_api: MakeApi, fault_server: FaultServer, method: str, args: tuple[Any, ...], body: Any
+) -> None:
+    fault_server.script(Reply.json(200, body))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    kwargs = {"trusted": True} if method == "modify_user" else {}
+    with pytest.raises(InvalidResponseError) as caught:
+        await getattr(api, method)(*args, **kwargs)
+    assert caught.value.status_code == 200
+    assert "not a valid" in caught.value.message
+    assert caught.value.__context__ is None  # pydantic's error (which shows the body) is not chained
+    assert caught.value.outcome_unknown == (method in ("delete_user", "modify_user"))
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "case"),
+    [
+        ("find_user", (), "040_find_user_owner"),
+        ("get_user", (0,), "030_get_user_anonymous_user0"),
+        ("list_users", (), "010_list_users_page1"),
+        ("list_users", (), "017_list_users_page_huge"),
+        ("delete_user", (5,), "108_delete_owner"),
+        ("modify_user", (3,), "069_put_mod_reset_suspicion"),
+        ("modify_user", (3,), "075_put_owner_username"),
+    ],
+)
+async def test_real_success_bodies_still_parse(
+    make_api: MakeApi, fault_server: FaultServer, method: str, args: tuple[Any, ...], case: str
+) -> None:
+    fault_server.script(replay(case))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    kwargs = {"trusted": True} if method == "modify_user" else {}
+    result = await getattr(api, method)(*args, **kwargs)
+    expected = example(case)["response"]["json"]
+    dumped = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if isinstance(expected, list):
+        assert len(dumped) == len(expected)
+    else:
+        assert dumped.keys() == expected.keys()
+
+
+# --- whole-answer deadline and size cap -------------------------------------------------------
+
+TRICKLED_USER = Reply.json(200, {"id": 3, "username": "peer_alice#3", "kudos": 100})
+
+
+async def test_an_answer_trickling_in_is_abandoned_at_the_timeout(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    """One byte every 0.25 s never trips httpx's per-read timeout; the whole-answer deadline does."""
+    fault_server.script(Trickle(TRICKLED_USER, interval=0.25))
+    api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1, max_retries=0)
+    with pytest.raises(HordeTimeoutError) as caught:
+        await api.get_user(3)
+    assert "did not arrive within 1 s" in caught.value.message
+    assert not caught.value.outcome_unknown  # a read changes nothing
+    fault_server.wait_for_bodies(1)
+    assert fault_server.sent_bytes[0] < len(TRICKLED_USER.body)  # the client left before the end
+
+
+async def test_a_trickled_read_is_retried_like_any_timeout(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    fault_server.script(Trickle(TRICKLED_USER, interval=0.25), USER_200)
+    api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1, max_retries=1)
+    user = await api.get_user(3)
+    assert user.username == "peer_alice#3"
+    assert fault_server.count() == 2
+
+
+async def test_a_trickled_delete_is_not_retried(make_api: MakeApi, fault_server: FaultServer) -> None:
+    fault_server.script(Trickle(DELETE_200, interval=0.25), DELETE_200)
+    api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1)
+    with pytest.raises(HordeTimeoutError) as caught:
+        await api.delete_user(5)
+    assert caught.value.outcome_unknown
+    assert fault_server.count() == 1
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["content-length", "streamed"])
+async def test_a_body_far_larger_than_the_api_sends_is_refused(
+    make_api: MakeApi, fault_server: FaultServer, declare: bool
+) -> None:
+    size = 100 * 1024 * 1024
+    fault_server.script(Flood(size, declare=declare))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    with pytest.raises(InvalidResponseError) as caught:
+        await api.list_users()
+    assert str(MAX_RESPONSE_BYTES) in caught.value.message
+    fault_server.wait_for_bodies(1)
+    assert fault_server.sent_bytes[0] < size  # never read whole
+    assert fault_server.count() == 1

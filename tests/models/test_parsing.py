@@ -243,3 +243,12 @@ def test_the_users_of_a_page_share_the_pages_time_and_copies_keep_it() -> None:
     page = ListUsersDetailsResponse.model_validate([{"id": 1}, {"id": 2}])
     assert {user.time_constructed for user in page} == {page.time_constructed}
     assert page.model_copy().time_constructed == page.time_constructed
+
+
+def test_modify_user_reply_keeps_the_reference_sdks_filtered_field() -> None:
+    """Other SDKs' code reads ``reply.filtered``; the server never sends it, so it defaults to None."""
+    assert "filtered" in ModifyUserResponse.model_fields
+    reply = ModifyUserResponse.model_validate({"trusted": True})
+    assert reply.filtered is None
+    assert "filtered" not in reply.model_dump(exclude_none=True)
+    assert ModifyUserResponse.model_validate({"filtered": True}).filtered is True

@@ -173,6 +173,13 @@ def test_apikey_accepts_the_anonymous_key_22_character_keys_and_shared_keys(key:
         "AbCdEfGhIjKlMnOpQr+/12",
         "not-a-uuid-but-36-characters-long!!!",
         12345,
+        # uuid.UUID() takes all of these; none may travel in a header as a shared key
+        "\n" + "a" * 30 + "\n",
+        " " + "a" * 30 + " ",
+        "0x" + "a" * 30,
+        "a" * 16 + "_" + "a" * 15,
+        "{" + "a" * 30 + "}",
+        "a" * 31 + "\u0661",
     ],
 )
 def test_apikey_rejects_anything_else_without_echoing_it(key: Any) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import time
-import uuid
 from http import HTTPStatus
 from string import ascii_letters, digits
 from typing import Any, ClassVar, NamedTuple, TypeVar, Union, cast
@@ -290,15 +290,26 @@ class BaseAIHordeRequest(HordeAPIObjectBaseModel):
         )
 
 
+_SHARED_KEY = re.compile(
+    r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+API_KEY_FORMAT = "the anonymous key, a 22-character key (A-Z a-z 0-9 - _) or a shared key (UUID)"
+"""What a valid API key looks like, in words (for messages that must not show the key itself)."""
+
+
 def is_shared_key(key: str) -> bool:
-    """Whether ``key`` is a shared key (a UUID, hyphenated or not) rather than an API key."""
-    if len(key) not in (32, 36):
-        return False
-    try:
-        uuid.UUID(key)
-    except ValueError:
-        return False
-    return True
+    """Whether ``key`` is a shared key (a UUID, hyphenated or not) rather than an API key.
+
+    Only plain hex digits (and the four hyphens) count: ``uuid.UUID`` would also take braces, ``0x``,
+    underscores and surrounding blanks, none of which may travel in a header.
+    """
+    return _SHARED_KEY.fullmatch(key) is not None
+
+
+def is_valid_api_key(key: str) -> bool:
+    """Whether ``key`` has the form of a key the server knows: see ``API_KEY_FORMAT``."""
+    return key == ANON_API_KEY or (len(key) == 22 and _API_KEY_ALPHABET.issuperset(key)) or is_shared_key(key)
 
 
 class APIKeyAllowedInRequestMixin(BaseModel):
@@ -320,14 +331,9 @@ class APIKeyAllowedInRequestMixin(BaseModel):
             return ANON_API_KEY if cls.is_api_key_required() else None
         if not isinstance(value, str):
             raise ValueError("the API key must be a string")
-        if value == ANON_API_KEY:
+        if is_valid_api_key(value):
             return value
-        if (len(value) == 22 and _API_KEY_ALPHABET.issuperset(value)) or is_shared_key(value):
-            return value
-        raise ValueError(
-            "the API key must be the anonymous key, a 22-character key (A-Z a-z 0-9 - _)"
-            " or a shared key (UUID)"
-        )
+        raise ValueError(f"the API key must be {API_KEY_FORMAT}")
 
 
 class MessageSpecifiesUserIDMixin(BaseModel):

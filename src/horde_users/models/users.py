@@ -304,6 +304,8 @@ class ModifyUserReply(HordeAPIObjectBaseModel):
     """The education role now."""
     special: bool | None = None
     """The special role now."""
+    filtered: bool | None = None
+    """Kept for compatibility with other SDKs; the server never sends it (it ignores ``filtered``)."""
     undeleted: bool | None = None
     """True when this call undeleted the user."""
     new_suspicion: int | None = None
