@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from horde_users._plain import plain_problems
 from horde_users.errors import (
     REDACTED,
     HordeAPIError,
@@ -160,55 +161,10 @@ def check_base_url(url: str, *, name: str = "base_url") -> str:
     return url
 
 
-_PLAIN_BY_TYPE = {
-    "missing": "is required",
-    "extra_forbidden": "is not a field of this request",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text",
-}
-_PLAIN_BY_LIMIT = {
-    "greater_than_equal": ("ge", "must be at least {}"),
-    "less_than_equal": ("le", "must be at most {}"),
-    "greater_than": ("gt", "must be more than {}"),
-    "less_than": ("lt", "must be less than {}"),
-    "string_too_short": ("min_length", "must have at least {} characters"),
-    "string_too_long": ("max_length", "must have at most {} characters"),
-    "literal_error": ("expected", "must be {}"),
-}
-
-
-def _plain_problem(error: Mapping[str, Any]) -> str:
-    """One pydantic error as ``field must be ...``: no pydantic wording, no input, no links."""
-    field_name = ".".join(str(part) for part in error.get("loc", ())) or "the request"
-    kind = str(error.get("type", ""))
-    context = error.get("ctx") or {}
-    message = str(error.get("msg", "is invalid"))
-    if kind in _PLAIN_BY_TYPE:
-        reason = _PLAIN_BY_TYPE[kind]
-    elif kind in _PLAIN_BY_LIMIT and _PLAIN_BY_LIMIT[kind][0] in context:
-        key, template = _PLAIN_BY_LIMIT[kind]
-        reason = template.format(context[key])
-    elif kind in ("value_error", "assertion_error"):
-        reason = str(context.get("error", message.partition(", ")[2] or message))
-    else:
-        reason = message.replace("Input should be", "must be").replace("String should have", "must have")
-    if reason.startswith((field_name, "the API key")):
-        return reason
-    joiner = " " if reason.startswith(("must", "is ")) else ": "
-    return field_name + joiner + reason
-
-
 def invalid_request(error: ValidationError, secrets: Iterable[str | None] = ()) -> InvalidRequestError:
     """The ``InvalidRequestError`` for a request model pydantic refused (raise it ``from error``)."""
     items = error.errors(include_url=False, include_input=False)
-    problems = "; ".join(_plain_problem(item) for item in items)
+    problems = plain_problems(items)
     return InvalidRequestError(redact(problems or "the request is invalid", secrets))
 
 

@@ -96,7 +96,7 @@ PYDANTIC_WORDING = (
         (lambda api: api.modify_user(3, concurrency="5"), "concurrency must be a whole number"),
         (lambda api: api.modify_user(3, undelete=False), "undelete: the server acts on this field"),
         (lambda api: api.modify_user("alice#3", trusted=True), "user_id must be the numeric id only"),
-        (lambda api: api.modify_user(3, username="ab"), "username must have at least 3 characters"),
+        (lambda api: api.modify_user(3, username="ab"), "username must be at least 3 characters long"),
         (lambda api: api.modify_user(3, nickname="x"), "modify_user() has no field named nickname"),
         (lambda api: api.modify_user(3), "at least one field"),
         (

@@ -218,63 +218,15 @@ def _api_root_hint(exc: HordeAPIError, settings: Settings) -> str | None:
     return f"no such path on the server: check that {url} is the users API (it should end in /api)"
 
 
-# --- pydantic's validation errors, in plain words ----------------------------------------------------
-
-_PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
-    "less_than_equal": lambda c: f"must be at most {_number(c.get('le'))}",
-    "less_than": lambda c: f"must be less than {_number(c.get('lt'))}",
-    "greater_than_equal": lambda c: f"must be at least {_number(c.get('ge'))}",
-    "greater_than": lambda c: f"must be more than {_number(c.get('gt'))}",
-    "string_too_short": lambda c: f"must be at least {c.get('min_length')} characters long",
-    "string_too_long": lambda c: f"must be at most {c.get('max_length')} characters long",
-    "finite_number": lambda c: "must be a finite number",
-    "int_type": lambda c: "must be a whole number",
-    "int_parsing": lambda c: "must be a whole number",
-    "int_from_float": lambda c: "must be a whole number",
-    "float_type": lambda c: "must be a number",
-    "float_parsing": lambda c: "must be a number",
-    "bool_type": lambda c: "must be true or false",
-    "bool_parsing": lambda c: "must be true or false",
-    "string_type": lambda c: "must be text",
-    "missing": lambda c: "is required",
-    "extra_forbidden": lambda c: "is not a field the server knows",
-    "literal_error": lambda c: f"must be one of {c.get('expected')}",
-    "enum": lambda c: f"must be one of {c.get('expected')}",
-    "value_error": lambda c: str(c.get("error") or "is not valid"),
-    "assertion_error": lambda c: str(c.get("error") or "is not valid"),
-}
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _plain_reason(item: Any) -> str:
-    """One pydantic error as a short phrase (``must be at most 500``), without pydantic's wording."""
-    plain = _PLAIN.get(str(item.get("type", "")))
-    if plain is not None:
-        return plain(dict(item.get("ctx") or {}))
-    message = str(item.get("msg", "is not valid"))
-    wording = (("Value error, ", ""), ("Input should be", "must be"), ("String should", "must"))
-    for prefix, replacement in wording:
-        message = message.replace(prefix, replacement)
-    return message
-
-
 def describe_validation_error(exc: ValidationError, label: Callable[[str], str] | None = None) -> str:
     """A pydantic ValidationError as ``field: reason; field: reason`` (inputs are never shown).
 
     ``label`` turns a field name into what the person typed (``concurrency`` -> ``--concurrency``).
     """
-    parts = []
-    for item in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in item.get("loc", ()) if p != "__root__")
-        reason = _plain_reason(item)
-        name = label(loc) if label and loc else loc
-        parts.append(f"{name}: {reason}" if name else reason)
-    return "; ".join(parts) or "invalid value"
+    from horde_users._plain import plain_problems
+
+    errors = exc.errors(include_input=False, include_url=False)
+    return plain_problems(errors, label=label, separator=": ") or "invalid value"
 
 
 @contextmanager
@@ -298,6 +250,10 @@ def handle_errors(
         yield
     except ValidationError as exc:
         fail(describe_validation_error(exc, label), EXIT_USAGE)
+    except errors.InvalidRequestError as exc:
+        cause = exc.__cause__
+        text = describe_validation_error(cause, label) if isinstance(cause, ValidationError) else exc.message
+        fail(text, EXIT_USAGE)
     except errors.HordeError as exc:
         api = exc if isinstance(exc, errors.HordeAPIError) else None
         status = api.status_code if api else None
