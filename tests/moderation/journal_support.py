@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from horde_users import HordeUsers
+from horde_users.client import HordeUsers
 from horde_users.moderation.database import open_database
 from horde_users.moderation.journal import Journal
 from horde_users.sandbox import Sandbox, SeededUser

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from horde_users import HordeUsers
+from horde_users.client import HordeUsers
 from horde_users.moderation.changes import (
     ReasonRequired,
     apply_change,
