@@ -202,6 +202,25 @@ def test_a_role_refusal_stops_the_run_and_a_later_run_finishes_it(
     assert [view(u.id)["kudos"] for u in users] == [125.0] * 3
 
 
+def test_a_refused_row_that_already_granted_kudos_is_never_resent(
+    staff: Staff, boss: HordeUsers, journal: Journal, tmp_path: Path, view: View
+) -> None:
+    target = staff.user(kudos=100)
+    too_long = "x" * 31  # valid for the model, refused by the server after the kudos row ran (§6.5)
+    path = write_csv(
+        tmp_path / "partial.csv", [f"{target.id},10,{too_long},x"], header="user_id,kudos,username,reason"
+    )
+    first = apply_bulk(boss, journal, plan_bulk(boss, journal, load_bulk_file(path)), pacer=fast())
+    assert first.summary() == "1 refused" and first.results[0].error is not None
+    assert first.results[0].error["rc"] == "TooLongUserName"
+    assert view(target.id)["kudos"] == 110.0  # the grant went through before the refusal
+    plan = plan_bulk(boss, journal, load_bulk_file(path))
+    assert [p.state for p in plan.rows] == ["unsafe to resend"]
+    again = apply_bulk(boss, journal, plan, pacer=fast())
+    assert again.summary() == "1 not sent" and "not re-sent" in again.results[0].message
+    assert view(target.id)["kudos"] == 110.0
+
+
 def test_rows_needing_another_role_still_go_after_a_role_refusal(
     staff: Staff, journal: Journal, tmp_path: Path
 ) -> None:
