@@ -54,6 +54,9 @@ def test_a_bad_file_sends_nothing_then_the_fixed_file_applies_once(
     dry = cli("bulk", "apply", str(path), "--dry-run", key=boss.api_key)
     assert dry.exit_code == 0 and "4 to send" in dry.stdout and "(admin+moderator)" in dry.stdout
     assert "nothing was sent" in dry.stdout and journal_entries(cli) == []
+    planned = json.loads(cli("--json", "bulk", "apply", str(path), "--dry-run", key=boss.api_key).stdout)
+    assert planned["to_send"] == 4 and planned["rows"][0]["roles"] == ["admin", "moderator"]
+    assert planned["rows"][0]["changes"] == {"kudos": 25.0, "concurrency": 40}
 
     done = cli("bulk", "apply", str(path), "--yes", key=boss.api_key)
     assert done.exit_code == 0, done.stderr
