@@ -21,7 +21,16 @@ from tests.client.faultserver import FaultServer, Reply
 def _renamed(cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]) -> tuple[SeededUser, str]:
     """A fresh user renamed by a moderator; its old alias and its new one."""
     user = fresh("old")
-    result = cli("user", "modify", str(user.id), "--username", f"new{user.id}", key=seeded.moderator.api_key)
+    result = cli(
+        "user",
+        "modify",
+        str(user.id),
+        "--username",
+        f"new{user.id}",
+        "--reason",
+        "a test",
+        key=seeded.moderator.api_key,
+    )
     assert result.exit_code == 0, result.stderr
     return user, f"new{user.id}#{user.id}"
 
@@ -36,32 +45,38 @@ def test_a_stale_alias_changes_nothing_and_names_both(
 ) -> None:
     user, now = _renamed(cli, seeded, fresh)
     key = seeded.moderator.api_key
-    result = cli("user", "modify", user.alias, "--concurrency", "41", key=key)
+    result = cli("user", "modify", user.alias, "--concurrency", "41", "--reason", "a test", key=key)
     assert result.exit_code == 2
     assert one_error_line(result) == f"error: {user.alias} is now {now}: nothing changed"
     assert result.stdout == ""
     assert _shown(cli, user)["concurrency"] == 30
-    for command in (("user", "delete", user.alias, "--yes"), ("user", "show", user.alias)):
+    for command in (
+        ("user", "delete", user.alias, "--yes", "--reason", "a test"),
+        ("user", "show", user.alias),
+    ):
         refused = cli(*command, key=key)
         assert refused.exit_code == 2, command
         assert f"{user.alias} is now {now}" in one_error_line(refused)
     assert _shown(cli, user)["deleted"] is False
     # the current alias and the bare id act as before
-    assert cli("user", "modify", now, "--concurrency", "41", key=key).exit_code == 0
+    assert cli("user", "modify", now, "--concurrency", "41", "--reason", "a test", key=key).exit_code == 0
     assert _shown(cli, user)["concurrency"] == 41
-    assert cli("user", "modify", str(user.id), "--concurrency", "42", key=key).exit_code == 0
+    assert (
+        cli("user", "modify", str(user.id), "--concurrency", "42", "--reason", "a test", key=key).exit_code
+        == 0
+    )
     assert _shown(cli, user)["concurrency"] == 42
 
 
 def test_a_stale_alias_cannot_undelete(cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]) -> None:
     user, now = _renamed(cli, seeded, fresh)
     key = seeded.moderator.api_key
-    assert cli("user", "delete", now, "--yes", key=key).exit_code == 0
-    refused = cli("user", "undelete", user.alias, key=key)
+    assert cli("user", "delete", now, "--yes", "--reason", "a test", key=key).exit_code == 0
+    refused = cli("user", "undelete", user.alias, "--reason", "a test", key=key)
     assert refused.exit_code == 2
     assert one_error_line(refused) == f"error: {user.alias} is now {now}: nothing changed"
     assert _shown(cli, user)["deleted"] is True
-    assert cli("user", "undelete", now, key=key).exit_code == 0
+    assert cli("user", "undelete", now, "--reason", "a test", key=key).exit_code == 0
     assert _shown(cli, user)["deleted"] is False
 
 
@@ -116,7 +131,7 @@ def test_delete_dry_run_reads_but_never_deletes_and_warns_of_a_wipe(
     assert plan["roles"] == {"delete": "owner or moderator (a moderator cannot be deleted)"}
     assert plan["notes"] == []
     assert _shown(cli, user)["deleted"] is False
-    assert cli("user", "delete", str(user.id), "--yes", key=key).exit_code == 0
+    assert cli("user", "delete", str(user.id), "--yes", "--reason", "a test", key=key).exit_code == 0
     again = cli("user", "delete", str(user.id), "--dry-run", key=key)
     assert again.exit_code == 0
     assert "ALREADY deleted" in again.stdout and "WIPES" in again.stdout
@@ -126,7 +141,7 @@ def test_delete_dry_run_reads_but_never_deletes_and_warns_of_a_wipe(
 def test_undelete_dry_run_changes_nothing(cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]) -> None:
     user = fresh()
     key = seeded.moderator.api_key
-    assert cli("user", "delete", str(user.id), "--yes", key=key).exit_code == 0
+    assert cli("user", "delete", str(user.id), "--yes", "--reason", "a test", key=key).exit_code == 0
     result = cli("--json", "user", "undelete", user.alias, "--dry-run", key=key)
     assert result.exit_code == 0, result.stderr
     plan = json.loads(result.stdout)
@@ -227,7 +242,16 @@ def test_errors_under_json_are_one_object_with_the_right_exit_code(
     error = _json_error(refused.stderr)
     assert (error["status"], error["rc"]) == (404, "UserNotFound")
     assert error["message"] == "User with ID '999999' not found."
-    forbidden = cli("user", "modify", str(seeded.bob.id), "--flagged", "--json", key=seeded.alice.api_key)
+    forbidden = cli(
+        "user",
+        "modify",
+        str(seeded.bob.id),
+        "--flagged",
+        "--json",
+        "--reason",
+        "a test",
+        key=seeded.alice.api_key,
+    )
     assert forbidden.exit_code == 1
     assert _json_error(forbidden.stderr)["rc"] == "NotModerator"
     unreachable = cli("--json", "--max-retries", "1", "user", "show", "3", AI_HORDE_URL=closed_url)
@@ -240,7 +264,16 @@ def test_errors_under_json_are_one_object_with_the_right_exit_code(
         assert usage.exit_code == 2, args
         assert _json_error(usage.stderr)["status"] is None
     user = fresh()
-    declined = cli("--json", "user", "delete", str(user.id), key=seeded.moderator.api_key, input="n\n")
+    declined = cli(
+        "--json",
+        "user",
+        "delete",
+        str(user.id),
+        "--reason",
+        "a test",
+        key=seeded.moderator.api_key,
+        input="n\n",
+    )
     assert declined.exit_code == 4
     assert "nothing was deleted" in str(_json_error(declined.stderr.splitlines()[-1])["message"])
 

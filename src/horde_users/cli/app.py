@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from typer.core import TyperGroup
 
-from horde_users.cli import sandbox, users
+from horde_users.cli import bulk, journal, sandbox, users
 from horde_users.cli.common import (
     EXIT_DECLINED,
     EXIT_INTERRUPTED,
@@ -110,6 +110,8 @@ app = typer.Typer(
 app.command("whoami")(users.whoami)
 app.add_typer(users.user_app, name="user")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
+app.add_typer(journal.journal_app, name="journal")
+app.add_typer(bulk.bulk_app, name="bulk")
 
 
 def _version(value: bool) -> None:

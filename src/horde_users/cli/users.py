@@ -20,6 +20,7 @@ from horde_users.cli.common import (
     open_client,
     settings_of,
 )
+from horde_users.cli.journal import DatabaseOption, ReasonOption, journaled
 from horde_users.endpoints import MAX_USER_ID, USERS_PER_PAGE
 
 user_app = typer.Typer(
@@ -308,10 +309,12 @@ def modify(
             "Printed now; later only a moderator's key shows it (--show-secrets user show).",
         ),
     ] = False,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
     dry_run: DryRunOption = False,
     json_: JsonOption = False,
 ) -> None:
-    """Change a user (admin, moderator or the owner) and print what changed.
+    """Change a user (admin, moderator or the owner) and print what changed; journaled.
 
     --dry-run shows the request and the role each change needs. Changes are applied one by one in the
     server's order: when one is refused, those before it stay applied.
@@ -342,7 +345,7 @@ def modify(
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         fail("nothing to change: give at least one option (see --help)", EXIT_USAGE)
-    _modify(settings, ref, changes, dry_run=dry_run)
+    _modify(settings, ref, changes, dry_run=dry_run, reason=reason, database=database)
 
 
 def _modify_notes(changes: dict[str, Any]) -> tuple[str, ...]:
@@ -354,7 +357,15 @@ def _modify_notes(changes: dict[str, Any]) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _modify(settings: Settings, ref: UserRef, changes: dict[str, Any], *, dry_run: bool) -> None:
+def _modify(
+    settings: Settings,
+    ref: UserRef,
+    changes: dict[str, Any],
+    *,
+    dry_run: bool,
+    reason: str | None,
+    database: str | None,
+) -> None:
     from horde_users.models import ModifyUser, ModifyUserRequest
 
     uid = ref.id
@@ -380,7 +391,7 @@ def _modify(settings: Settings, ref: UserRef, changes: dict[str, Any], *, dry_ru
             )
             return
         with handle_errors(settings, check=check, refused_hint=refused_hint):
-            reply = client.modify_user(uid, payload)
+            reply = journaled(client, uid, "modify", payload, reason=reason, database=database)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
@@ -404,9 +415,11 @@ def delete(
     user_id: UserIdArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: DryRunOption = False,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Delete a user (soft delete; deleting an already deleted, inactive user wipes it for good)."""
+    """Delete a user (a soft delete; deleting an already deleted, inactive user wipes it); journaled."""
     settings = _settings(ctx, json_)
     ref = parse_user_ref(user_id)
     uid = ref.id
@@ -426,7 +439,7 @@ def delete(
         if not yes:
             _confirm_delete(user, uid)
         with handle_errors(settings, check=check):
-            reply = client.delete_user(uid)
+            reply = journaled(client, uid, "delete", reason=reason, database=database)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
@@ -469,9 +482,14 @@ def _confirm_delete(user: Any, uid: str) -> None:
 
 @user_app.command("undelete")
 def undelete(
-    ctx: typer.Context, user_id: UserIdArg, dry_run: DryRunOption = False, json_: JsonOption = False
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
+    dry_run: DryRunOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Undelete a soft-deleted user (owner or moderator)."""
+    """Undelete a soft-deleted user (owner or moderator); journaled."""
     settings = _settings(ctx, json_)
     ref = parse_user_ref(user_id)
     uid = ref.id
@@ -492,7 +510,7 @@ def undelete(
             preview.show(settings, request, roles, notes=notes, user=_name(user))
             return
         with handle_errors(settings, check=check):
-            reply = client.undelete_user(uid)
+            reply = journaled(client, uid, "undelete", reason=reason, database=database)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
