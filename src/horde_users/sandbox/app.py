@@ -185,9 +185,12 @@ def _digit_id(user_id: str) -> int | None:
 
 
 def _caller_and_target(
-    ctx: SandboxContext, apikey: str | None, user_id: str
+    ctx: SandboxContext, apikey: str | None, user_id: str, *, lock: bool = False
 ) -> tuple[UserData | None, UserData] | ApiError:
-    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error."""
+    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error.
+
+    ``lock`` (DELETE) reads the target with its row locked for the rest of the request's transaction.
+    """
     caller: UserData | None = None
     if _key(apikey) is not None:
         looked_up = _lookup_caller(ctx, str(apikey))
@@ -195,7 +198,8 @@ def _caller_and_target(
             return looked_up
         caller = looked_up
     target_id = _digit_id(user_id)
-    target = ctx.store.get_user(target_id) if target_id is not None else None
+    read = ctx.store.get_user_locked if lock else ctx.store.get_user
+    target = read(target_id) if target_id is not None else None
     if target is None:
         return rules.user_not_found(user_id)
     return caller, target
@@ -203,7 +207,7 @@ def _caller_and_target(
 
 def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError | None:
     """The DELETE after the digit check (§7); None when it succeeded."""
-    found = _caller_and_target(ctx, apikey, user_id)
+    found = _caller_and_target(ctx, apikey, user_id, lock=True)
     if isinstance(found, ApiError):
         return found
     caller, target = found
@@ -224,7 +228,7 @@ def _modify(
 ) -> dict[str, Any] | ApiError:
     """The PUT after body validation (§4.3): target, key, then the operations."""
     target_id = rules.put_path_id(user_id)
-    target = ctx.store.get_user(target_id) if target_id is not None else None
+    target = ctx.store.get_user_locked(target_id) if target_id is not None else None
     if target is None:
         return rules.user_not_found(user_id)
     if apikey is None:

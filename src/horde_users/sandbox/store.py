@@ -189,6 +189,8 @@ _USER_SELECT = select(
     _has(styles).label("has_styles"),
 ).where(users.c.wiped == false())  # "=", not "IS": PostgreSQL can use the index for it
 _USER_BY_ID = _USER_SELECT.where(users.c.id == bindparam("user_id"))
+# Taken before a write request reads its target, so what it decides from stays true until it commits.
+_LOCK_USER = select(users.c.id).where(users.c.id == bindparam("user_id")).with_for_update()
 _USER_BY_KEY_HASH = _USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
 _USER_PAGES = {
     sort: _USER_SELECT.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
@@ -547,6 +549,19 @@ class SandboxStore:
     def get_user(self, user_id: int) -> UserData | None:
         """The user with that id, or None when unknown or wiped."""
         with self.transaction() as conn:
+            return self._one(conn, _USER_BY_ID, {"user_id": user_id})
+
+    def get_user_locked(self, user_id: int) -> UserData | None:
+        """:meth:`get_user` in a write transaction, with the user's row locked until it ends.
+
+        A request that decides from the row (DELETE: soft delete or wipe; PUT: undelete ...) then acts
+        on the state it read, so concurrent requests give the outcome of some serial order. PostgreSQL
+        locks the row (``FOR UPDATE``; the read after the wait sees the committed state); a SQLite write
+        transaction already holds the database's write lock.
+        """
+        with self.transaction(write=True) as conn:
+            if not self._is_sqlite:
+                conn.execute(_LOCK_USER, {"user_id": user_id})
             return self._one(conn, _USER_BY_ID, {"user_id": user_id})
 
     def find_by_api_key(self, key: str) -> UserData | None:
