@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from horde_users.sandbox import Sandbox
 
 from .conftest import Roles
+from .frozen_clock import FrozenClock
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -156,7 +158,20 @@ def test_find_user_errors(roles: Roles) -> None:
 # ------------------------------------------------------------------------------------ listing
 
 
-def test_pagination_and_sorting_over_many_users(sandbox: Sandbox, http: httpx.Client) -> None:
+@pytest.fixture
+def frozen_clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def frozen_http(frozen_clock: FrozenClock) -> Iterator[tuple[Sandbox, httpx.Client]]:
+    """A fresh sandbox whose clock stands still at ``frozen_clock``, and a client on it."""
+    with Sandbox(clock=frozen_clock) as sb, httpx.Client(base_url=sb.url, timeout=30) as client:
+        yield sb, client
+
+
+def test_pagination_and_sorting_over_many_users(frozen_http: tuple[Sandbox, httpx.Client]) -> None:
+    sandbox, http = frozen_http
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     for n in range(64):
         # kudos ties in pairs; creation times run backwards so age order differs from id order
@@ -174,11 +189,45 @@ def test_pagination_and_sorting_over_many_users(sandbox: Sandbox, http: httpx.Cl
     by_age = [u for p in (1, 2, 3) for u in http.get("/v2/users", params={"page": p, "sort": "age"}).json()]
     assert [u["username"] for u in by_age[:2]] == ["user63#64", "user62#63"]
     assert by_age[-1]["username"] == "Anonymous#0"  # created now, after the seeded past
+    assert by_age[-1]["account_age"] == 0
+    seconds = (datetime(2026, 11, 1, 12, 0) - datetime(2020, 1, 1) + timedelta(days=63)).total_seconds()
+    assert by_age[0]["account_age"] == int(seconds)
+    # the clock stands still, so pages taken at different moments are equal, account_age included
     assert http.get("/v2/users", params={"sort": "AGE"}).json()[0]["kudos"] == 310.0
     assert http.get("/v2/users?page=0").json() == http.get("/v2/users?page=1").json()
     assert http.get("/v2/users?page=%2B2").json() == http.get("/v2/users?page=2").json()
     assert http.get("/v2/users?page=2&page=abc").json() == http.get("/v2/users?page=2").json()
     assert http.get("/v2/users?page=10001").json() == []
+
+
+def test_ages_dates_and_the_wipe_rule_follow_the_sandbox_clock(
+    frozen_clock: FrozenClock, frozen_http: tuple[Sandbox, httpx.Client]
+) -> None:
+    sandbox, http = frozen_http
+    adminmod = {"apikey": sandbox.create_user("adminmod", admin=True, moderator=True).api_key}
+    alice = sandbox.create_user("alice")
+    frozen_clock.advance(timedelta(seconds=90))
+    assert http.put(f"/v2/users/{alice.id}", headers=adminmod, json={"monthly_kudos": 5}).status_code == 200
+    seen = http.get(f"/v2/users/{alice.id}", headers=adminmod).json()
+    assert seen["account_age"] == 90
+    assert seen["monthly_kudos"] == {"amount": 5, "last_received": "Sun, 01 Nov 2026 12:01:30 -0000"}
+    listed = {u["id"]: u for u in http.get("/v2/users").json()}
+    assert listed[alice.id]["account_age"] == 90
+
+    assert http.delete(f"/v2/users/{alice.id}", headers=adminmod).status_code == 200
+    frozen_clock.advance(timedelta(days=30, seconds=-91))  # one second before created + 30 days
+    refused = http.delete(f"/v2/users/{alice.id}", headers=adminmod)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "message": "You cannot permanently wipe a user that was active in the last 30 days. "
+            "Try again after 2026-12-01 12:00:00",
+            "rc": "CannotWipeActiveUser",
+        },
+    )
+    frozen_clock.advance(timedelta(seconds=1))
+    assert http.delete(f"/v2/users/{alice.id}", headers=adminmod).json() == {"message": "OK"}
+    assert http.get(f"/v2/users/{alice.id}").status_code == 404
 
 
 @pytest.mark.parametrize("raw", ["abc", "", "1.5"])

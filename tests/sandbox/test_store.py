@@ -18,6 +18,8 @@ import sqlalchemy
 from horde_users.sandbox import Sandbox, SandboxStore, SeededUser
 from horde_users.sandbox.store import new_api_key, users
 
+from .frozen_clock import FrozenClock
+
 
 def test_keys_are_stored_only_as_salted_sha256(tmp_path: Path) -> None:
     store = SandboxStore(str(tmp_path / "keys.db"))
@@ -98,6 +100,21 @@ def test_seeding_sets_what_it_says(tmp_path: Path) -> None:
     assert store.admin_aliases() == set()
     store.create_user("boss", admin=True)
     assert store.admin_aliases() == {"boss#2"}
+    store.close()
+
+
+def test_the_store_dates_what_it_records_with_its_clock() -> None:
+    clock = FrozenClock(datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+    store = SandboxStore(clock=clock)
+    at = datetime(2026, 11, 1, 12, 0)
+    anon = store.get_user(0)
+    assert anon is not None and (anon.created, anon.last_active) == (at, at)
+    clock.advance(timedelta(minutes=5))
+    user = store.get_user(store.create_user("later").id)
+    assert user is not None and (user.created, user.last_active) == (at + timedelta(minutes=5),) * 2
+    store.add_monthly_kudos(user.id, 5)
+    user = store.get_user(user.id)
+    assert user is not None and user.monthly_last_received == at + timedelta(minutes=5)
     store.close()
 
 

@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -68,6 +70,12 @@ class SandboxContext:
     #: Run the store work of a request on the event loop (SQLite: microseconds per call, and no GIL
     #: hand-over between threads at every call); a server database's round trips go to a worker thread.
     inline: bool
+    #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
+    clock: rules.Clock
+
+    def now(self) -> datetime:
+        """The clock's time, naive UTC."""
+        return rules.utcnow(self.clock)
 
     def admin_set(self) -> set[str]:
         """Start option, ``ADMINS`` (re-read now; malformed counts as empty) and seeded admins (§6.1)."""
@@ -213,7 +221,7 @@ def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError |
     caller, target = found
     if caller is None:
         return rules.validation_error({"apikey": rules.MISSING_DELETE_KEY})
-    decision = rules.delete_decision(caller, target, rules.utcnow())
+    decision = rules.delete_decision(caller, target, ctx.now())
     if isinstance(decision, ApiError):
         return decision
     if decision == "soft_delete":
@@ -293,8 +301,7 @@ def _add_routes(app: FastAPI) -> None:
         found = ctx.store.list_users(
             rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
         )
-        now = rules.utcnow()
-        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, now)))
+        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, ctx.now())))
 
     @app.get(
         "/api/v2/users/{user_id}",
@@ -318,7 +325,7 @@ def _add_routes(app: FastAPI) -> None:
             return _error_response(found)
         caller, target = found
         level = rules.privilege_level(caller, target.id)
-        return HordeJSONResponse(rules.render_user(target, level, rules.utcnow()))
+        return HordeJSONResponse(rules.render_user(target, level, ctx.now()))
 
     @app.put(
         "/api/v2/users/{user_id}",
@@ -395,7 +402,7 @@ def _add_routes(app: FastAPI) -> None:
         with ctx.store.transaction():
             shared = ctx.store.find_by_shared_key(key)
             user = ctx.store.find_by_api_key(key) if shared is None else None
-        now = rules.utcnow()
+        now = ctx.now()
         if shared is not None:
             owner, name = shared
             suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
@@ -628,6 +635,7 @@ def create_app(
     test_user_endpoint: bool = False,
     profanity_words: Iterable[str] | None = None,
     store: SandboxStore | None = None,
+    clock: rules.Clock | None = None,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
 
@@ -635,9 +643,13 @@ def create_app(
     given. ``admins``: aliases (``name#id``) that are admins, on top of ``ADMINS`` and seeded admins.
     ``rate_limits``: the real server's limits (§4.6). ``test_user_endpoint``: enable
     ``POST /api/v2/dev/test-user`` (also enabled by ``HORDE_TEST_APIKEYS``). ``profanity_words``:
-    replaces the default profanity word list.
+    replaces the default profanity word list. ``clock``: the time in Unix seconds (account ages, the
+    30-day wipe rule, dates the store records, rate-limit windows); default the given store's clock,
+    else real time.
     """
-    the_store = store if store is not None else SandboxStore(database)
+    if clock is None:
+        clock = store.clock if store is not None else time.time
+    the_store = store if store is not None else SandboxStore(database, clock=clock)
     app = FastAPI(
         title="horde-users sandbox",
         version=__version__,
@@ -653,11 +665,15 @@ def create_app(
         test_user_endpoint=test_user_endpoint,
         profanity=ProfanityFilter(profanity_words),
         inline=the_store.dialect == "sqlite",
+        clock=clock,
     )
     _add_routes(app)
     _install_error_handlers(app)
     _install_openapi(app)
     install_edge_middleware(
-        app, rate_limits=rate_limits, proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service
+        app,
+        rate_limits=rate_limits,
+        proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service,
+        clock=clock,
     )
     return app

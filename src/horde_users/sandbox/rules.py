@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -63,9 +64,13 @@ _RECORD_GROUPS: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = tupl
 )
 
 
-def utcnow() -> datetime:
-    """The current time as a naive UTC datetime (the form the store keeps)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+Clock = Callable[[], float]
+"""Where the sandbox reads the time: Unix seconds, like :func:`time.time` (the default); tests freeze it."""
+
+
+def utcnow(clock: Clock = time.time) -> datetime:
+    """The clock's time as a naive UTC datetime (the form the store keeps)."""
+    return datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None)
 
 
 def to_naive_utc(when: datetime) -> datetime:

@@ -6,7 +6,8 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -58,7 +59,8 @@ class Sandbox:
     ``database``: a SQLAlchemy URL or SQLite file path; None means a fresh temporary SQLite file that is
     deleted on :meth:`stop`. ``url`` is the base URL for a client (ends in ``/api``); ``store`` is the
     database, and the seeding methods (``create_user`` ...) delegate to it. Rate limits are off by
-    default here (for tests), unlike ``horde-users sandbox serve``.
+    default here (for tests), unlike ``horde-users sandbox serve``. ``clock`` gives the sandbox's time
+    in Unix seconds (default real time); tests pass a frozen one.
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class Sandbox:
         profanity_words: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._database = database
+        self._clock = clock
         self._admins = tuple(admins)
         self._rate_limits = rate_limits
         self._test_user_endpoint = test_user_endpoint
@@ -112,7 +116,7 @@ class Sandbox:
         if database is None:
             self._tmpdir = tempfile.mkdtemp(prefix="horde-sandbox-")
             database = str(Path(self._tmpdir) / "sandbox.db")
-        self._store = SandboxStore(database)
+        self._store = SandboxStore(database, clock=self._clock)
         app = create_app(
             admins=self._admins,
             rate_limits=self._rate_limits,

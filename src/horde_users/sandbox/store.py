@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -65,6 +66,7 @@ from horde_users.sandbox.rules import (
     KUDOS_DETAIL_KEYS,
     RECORD_NAMES,
     USERNAME_MAX,
+    Clock,
     StyleData,
     UserData,
     canonical_uuid,
@@ -363,10 +365,15 @@ class SandboxStore:
     ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
 
     ``schema`` (PostgreSQL only) puts the tables in that schema, creating it if needed (used by tests).
+    ``clock`` (Unix seconds, default real time) dates what the store records: creation times,
+    ``last_active`` of new users, ``monthly_kudos.last_received``.
     """
 
-    def __init__(self, url: str | Path | None = None, *, schema: str | None = None) -> None:
+    def __init__(
+        self, url: str | Path | None = None, *, schema: str | None = None, clock: Clock = time.time
+    ) -> None:
         self.url = database_url(url)
+        self.clock = clock
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self._is_sqlite = self.dialect == "sqlite"
@@ -442,6 +449,10 @@ class SandboxStore:
             finally:
                 self._current.reset(token)
 
+    def now(self) -> datetime:
+        """The store clock's time, naive UTC."""
+        return utcnow(self.clock)
+
     def _init_schema(self) -> None:
         if self._schema is not None and not self._is_sqlite:
             with self.engine.begin() as conn:
@@ -458,7 +469,7 @@ class SandboxStore:
                 conn.execute(insert(meta_table).values(key="salt", value=salt))
             self._salt = str(salt)
             if conn.execute(select(users.c.id).where(users.c.id == ANON_ID)).first() is None:
-                now = utcnow()
+                now = self.now()
                 conn.execute(
                     insert(users).values(
                         self._defaults(
@@ -624,7 +635,7 @@ class SandboxStore:
 
     def add_monthly_kudos(self, user_id: int, delta: int, now: datetime | None = None) -> int:
         """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``."""
-        when = to_naive_utc(now) if now is not None else utcnow()
+        when = to_naive_utc(now) if now is not None else self.now()
         new = users.c.monthly_kudos + delta
         with self.transaction(write=True) as conn:
             row = conn.execute(
@@ -717,7 +728,7 @@ class SandboxStore:
                 )
                 created = False
             else:
-                now = utcnow()
+                now = self.now()
                 name = username[:USERNAME_MAX]
                 user_id = self._insert_user(
                     conn,
@@ -788,7 +799,7 @@ class SandboxStore:
         if not name:
             raise ValueError("name must not be empty")
         api_key = new_api_key()
-        when = to_naive_utc(created) if created is not None else utcnow()
+        when = to_naive_utc(created) if created is not None else self.now()
         active = to_naive_utc(last_active) if last_active is not None else when
         oauth = str(uuid.uuid4()) if pseudonymous else f"sandbox-{uuid.uuid4().hex}"
         with self.transaction(write=True) as conn:
@@ -830,7 +841,7 @@ class SandboxStore:
         user_id = self.resolve(user)
         key = str(uuid.uuid4())
         with self.transaction(write=True) as conn:
-            conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=utcnow()))
+            conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=self.now()))
         return key
 
     def add_worker(self, user: UserRef, name: str | None = None) -> str:
@@ -840,7 +851,7 @@ class SandboxStore:
         with self.transaction(write=True) as conn:
             conn.execute(
                 insert(workers).values(
-                    id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=utcnow()
+                    id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=self.now()
                 )
             )
         return worker_id
@@ -854,7 +865,7 @@ class SandboxStore:
         with self.transaction(write=True) as conn:
             conn.execute(
                 insert(styles).values(
-                    id=style_id, user_id=user_id, name=name, type=type, public=public, created=utcnow()
+                    id=style_id, user_id=user_id, name=name, type=type, public=public, created=self.now()
                 )
             )
         return style_id
@@ -882,7 +893,7 @@ class SandboxStore:
         """Record one suspicion; returns the user's count afterwards."""
         user_id = self.resolve(user)
         with self.transaction(write=True) as conn:
-            conn.execute(insert(suspicions).values(user_id=user_id, created=utcnow()))
+            conn.execute(insert(suspicions).values(user_id=user_id, created=self.now()))
             return int(
                 conn.execute(
                     select(func.count()).select_from(suspicions).where(suspicions.c.user_id == user_id)
