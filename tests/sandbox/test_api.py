@@ -334,6 +334,43 @@ def test_the_kudos_floor_worked_example(fresh_roles: Roles) -> None:
     assert put(roles, "admin", 0, {"kudos": -1000}).json() == {"new_kudos": -50.0}
 
 
+def _inexact(member: str, value: float) -> dict[str, Any]:
+    return {
+        "errors": {
+            member: f"{value!r} would take the kudos balance or kudos_details to 2**53 "
+            "(9007199254740992) or beyond, where kudos are no longer exact; nothing was changed"
+        },
+        "message": "Input payload validation failed",
+    }
+
+
+def test_a_kudos_grant_the_float_balance_cannot_hold_is_refused(roles: Roles) -> None:
+    near = roles.sandbox.create_user("near", kudos=2**53 - 10)
+    assert put(roles, "admin", near.id, {"kudos": 9}).json() == {"new_kudos": float(2**53 - 1)}
+    refused = put(roles, "admin", near.id, {"kudos": 2})  # 2**53 + 1 is no float: one kudo would be lost
+    assert (refused.status_code, refused.json()) == (400, _inexact("kudos", 2))
+    assert user_json(roles, near.id)["kudos"] == float(2**53 - 1)
+
+    rich = roles.sandbox.create_user("rich", kudos=1e16)  # above 2**53: +1 or -1 would be lost
+    for member, value in (("kudos", 1), ("kudos", -1.5), ("monthly_kudos", 5)):
+        refused = put(roles, "admin", rich.id, {member: value})
+        assert (refused.status_code, refused.json()) == (400, _inexact(member, value))
+    before = user_json(roles, rich.id)
+    assert (before["kudos"], before["monthly_kudos"]) == (1e16, {"amount": 0})  # the allowance too
+    assert (before["kudos_details"]["admin"], before["kudos_details"]["recurring"]) == (0, 0)
+    assert put(roles, "admin", rich.id, {"kudos": 0}).json() == {"new_kudos": 1e16}  # changes nothing
+    assert put(roles, "admin", rich.id, {"kudos": -1e15}).json() == {"new_kudos": 9e15}
+    assert put(roles, "admin", rich.id, {"monthly_kudos": -5}).json() == {"monthly_kudos": 0}
+
+    # kudos_details.admin moves by the requested delta even where the floor holds the balance
+    floored = roles.sandbox.create_user("floored", kudos=25)
+    roles.sandbox.set_kudos_details(floored, admin=-(2**53) + 10)
+    refused = put(roles, "admin", floored.id, {"kudos": -10})
+    assert (refused.status_code, refused.json()) == (400, _inexact("kudos", -10))
+    after = user_json(roles, floored.id)
+    assert (after["kudos"], after["kudos_details"]["admin"]) == (25.0, -(2**53) + 10)
+
+
 def test_moderator_role_implies_trusted_and_the_monthly_bonus(roles: Roles) -> None:
     assert put(roles, "admin", roles.bob.id, {"moderator": True}).json() == {"moderator": True}
     body = user_json(roles, roles.bob.id)

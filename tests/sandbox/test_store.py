@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 import sqlalchemy
 
 from horde_users.sandbox import Sandbox, SandboxStore, SeededUser
-from horde_users.sandbox.store import new_api_key, users
+from horde_users.sandbox.store import InexactKudosError, new_api_key, users
 
 from .frozen_clock import FrozenClock
 
@@ -213,6 +214,34 @@ def test_concurrent_kudos_deltas_sqlite(tmp_path: Path) -> None:
 def test_concurrent_kudos_deltas_postgres(postgres_url: str) -> None:
     with Sandbox(postgres_url) as sb:
         _concurrent_deltas(sb)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kudos_changes_the_float_cannot_hold_change_nothing(backend: str, tmp_path: Path) -> None:
+    from .conftest import postgres_schema_url
+
+    with contextlib.ExitStack() as stack:
+        url = str(tmp_path / "exact.db")
+        if backend == "postgres":
+            url = stack.enter_context(postgres_schema_url("hu_exact"))
+        store = SandboxStore(url)
+        stack.callback(store.close)
+        user = store.create_user("near", kudos=2**53 - 2)
+        assert store.add_kudos(user.id, 1) == 2**53 - 1
+        with pytest.raises(InexactKudosError):
+            store.add_kudos(user.id, 1)
+        with pytest.raises(InexactKudosError):
+            store.add_monthly_kudos(user.id, 1)
+        assert store.add_kudos(user.id, 0) == 2**53 - 1
+        assert store.add_monthly_kudos(user.id, -1) == 0
+        data = store.get_user(user.id)
+        assert data is not None
+        assert (data.kudos, data.kudos_details["admin"], data.kudos_details["recurring"]) == (
+            2**53 - 1,
+            1,
+            None,
+        )
+        assert data.monthly_kudos == 0
 
 
 def _store_deltas(make_store: Callable[[], SandboxStore]) -> None:

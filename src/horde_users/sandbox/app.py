@@ -31,7 +31,7 @@ from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.sandbox import rules
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.rules import ApiError, UserData
-from horde_users.sandbox.store import SandboxStore
+from horde_users.sandbox.store import InexactKudosError, SandboxStore
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 logger = logging.getLogger("horde_users.sandbox")
@@ -498,9 +498,15 @@ def apply_modification(
         skip = op.ignored_on_anonymous and target.is_anonymous
         member = op.member
         if member == "kudos":
-            echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
+            try:
+                echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
+            except InexactKudosError:
+                return rules.inexact_kudos(member, value)
         elif member == "monthly_kudos":
-            echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
+            try:
+                echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
+            except InexactKudosError:
+                return rules.inexact_kudos(member, value)
         elif member in ("usage_multiplier", "concurrency", "worker_invited"):
             store.set_fields(tid, **{member: value})
             echo[member] = value

@@ -51,6 +51,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -63,6 +64,7 @@ from horde_users.sandbox.rules import (
     ANON_ID,
     DEFAULT_CONCURRENCY,
     EDUCATION_CONCURRENCY,
+    EXACT_KUDOS_LIMIT,
     KUDOS_DETAIL_KEYS,
     RECORD_NAMES,
     USERNAME_MAX,
@@ -222,7 +224,12 @@ _ADMIN_ALIASES = select(admins.c.alias)
 
 
 def _credit_statement(detail: str) -> Any:
-    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``."""
+    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``.
+
+    Matches no row when a non-zero delta would leave either value at 2**53 or beyond, where the float
+    would drop (part of) the change; the check and the change are one statement, so concurrent deltas
+    cannot slip past it.
+    """
     delta = bindparam("delta", type_=Double)
     new = users.c.kudos + delta
     floor = case(
@@ -230,16 +237,15 @@ def _credit_statement(detail: str) -> Any:
         (users.c.pseudonymous.is_(True), literal(14.0)),
         else_=literal(25.0),
     )
+    new_balance = case((new < floor, floor), else_=new)
     detail_column = users.c[f"kd_{detail}"]
+    new_detail = func.coalesce(detail_column, 0.0) + delta
+    limit = literal(float(EXACT_KUDOS_LIMIT))
+    exact = or_(delta == literal(0.0), (func.abs(new_balance) < limit) & (func.abs(new_detail) < limit))
     return (
         update(users)
-        .where(users.c.id == bindparam("target_id"))
-        .values(
-            {
-                users.c.kudos: case((new < floor, floor), else_=new),
-                detail_column: func.coalesce(detail_column, 0.0) + delta,
-            }
-        )
+        .where(users.c.id == bindparam("target_id"), exact)
+        .values({users.c.kudos: new_balance, detail_column: new_detail})
         .returning(users.c.kudos)
     )
 
@@ -259,6 +265,11 @@ _USER_BOOLS = (
     "public_workers",
     "deleted",
 )
+
+
+class InexactKudosError(ValueError):
+    """A kudos change refused because the float balance or ``kudos_details`` could not hold its result
+    exactly (2**53 or beyond); nothing was changed."""
 
 
 def new_api_key() -> str:
@@ -624,20 +635,36 @@ class SandboxStore:
 
     @staticmethod
     def _credit(conn: Connection, user_id: int, delta: float, detail: str) -> float:
-        """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance."""
+        """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance.
+
+        Raises InexactKudosError (changing nothing) when the result could not be held exactly.
+        """
         row = conn.execute(_CREDITS[detail], {"target_id": user_id, "delta": delta}).first()
-        return float(row[0]) if row is not None else 0.0
+        if row is not None:
+            return float(row[0])
+        if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None:
+            raise InexactKudosError(f"a kudos change of {delta} cannot be held exactly")
+        return 0.0
 
     def add_kudos(self, user_id: int, delta: int) -> float:
-        """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``."""
+        """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``.
+
+        Raises InexactKudosError, changing nothing, when the result would reach 2**53 (float precision).
+        """
         with self.transaction(write=True) as conn:
             return self._credit(conn, user_id, float(delta), "admin")
 
     def add_monthly_kudos(self, user_id: int, delta: int, now: datetime | None = None) -> int:
-        """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``."""
+        """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``.
+
+        Raises InexactKudosError, changing nothing (the allowance included), when the credit would take
+        the balance or ``recurring`` to 2**53 (float precision).
+        """
         when = to_naive_utc(now) if now is not None else self.now()
         new = users.c.monthly_kudos + delta
         with self.transaction(write=True) as conn:
+            if delta > 0:
+                self._credit(conn, user_id, float(delta), "recurring")
             row = conn.execute(
                 update(users)
                 .where(users.c.id == user_id)
@@ -647,8 +674,6 @@ class SandboxStore:
                 )
                 .returning(users.c.monthly_kudos)
             ).first()
-            if delta > 0:
-                self._credit(conn, user_id, float(delta), "recurring")
             return int(row[0]) if row is not None else 0
 
     def set_fields(self, user_id: int, **values: Any) -> None:
