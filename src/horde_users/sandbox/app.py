@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -110,16 +112,46 @@ def _ctx(request: Request) -> SandboxContext:
 def _store_work(handler: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
     """A blocking route (with a ``request`` parameter) as ``async def``, run per ``ctx.inline``.
 
-    FastAPI reads the parameters through ``__wrapped__`` and awaits the wrapper.
+    A failed statement answers shape (d) here (see :func:`_database_fault`). FastAPI reads the
+    parameters through ``__wrapped__`` and awaits the wrapper.
     """
 
     @functools.wraps(handler)
     async def route(**kwargs: Any) -> Response:
-        if _ctx(kwargs["request"]).inline:
-            return handler(**kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
+        request: Request = kwargs["request"]
+        try:
+            if _ctx(request).inline:
+                return handler(**kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
+        except SQLAlchemyError as exc:
+            return _database_fault(request, exc)
 
     return route
+
+
+def _database_fault(request: Request, exc: SQLAlchemyError) -> Response:
+    """500 shape (d) for a failed statement; the exception goes no further (the server would log its
+    text). The log line names the error and the statement, never the values bound to it."""
+    logger.error("database error on %s %s: %s", request.method, request.url.path, _describe(exc))
+    return HordeJSONResponse({"message": "Internal Server Error"}, status_code=500)
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """The error class, what the driver says when it cannot quote values (SQLite's messages name
+    tables and constraints; PostgreSQL's can quote a value, so only its SQLSTATE), and the statement
+    shortened to its start and end."""
+    orig = getattr(exc, "orig", None)
+    parts = [type(orig if orig is not None else exc).__name__]
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(orig, sqlite3.Error):
+        parts.append(f"({orig})")
+    elif sqlstate:
+        parts.append(f"(SQLSTATE {sqlstate})")
+    statement = " ".join(str(getattr(exc, "statement", None) or "").split())
+    if statement:
+        shown = statement if len(statement) <= 240 else f"{statement[:100]} ... {statement[-120:]}"
+        parts.append(f"in: {shown}")
+    return " ".join(parts)
 
 
 async def _raw_body(request: Request) -> bytes:

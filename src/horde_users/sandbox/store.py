@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import secrets
 import threading
 import time
@@ -371,6 +372,14 @@ def _user_data(
     )
 
 
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (it holds proxy passkeys); SQLite gives its
+    ``-wal`` and ``-shm`` files the same mode. An existing file is left as it is, and a missing
+    directory is reported by SQLite as before."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SandboxStore:
     """The sandbox database. ``url`` is a SQLAlchemy URL (``sqlite:///path.db``,
     ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
@@ -389,6 +398,8 @@ class SandboxStore:
         self.dialect = parsed.get_backend_name()
         self._is_sqlite = self.dialect == "sqlite"
         self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+        if self._is_sqlite and not self._memory and not parsed.query.get("uri"):
+            _create_private_file(Path(str(parsed.database)))
         # An in-memory database is one shared connection, so its transactions are serialised here.
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._memory else contextlib.nullcontext()
@@ -403,18 +414,26 @@ class SandboxStore:
     # ------------------------------------------------------------------------------ plumbing
 
     def _make_engine(self, schema: str | None) -> Engine:
+        # hide_parameters: a failing statement's error (and so any log of it) never shows the values
+        # bound to it, which can be a shared key, a key hash or a proxy passkey.
         if not self._is_sqlite:
             options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
             if schema is not None:
                 options["execution_options"] = {"schema_translate_map": {None: schema}}
-            return create_engine(self.url, **options)
+            return create_engine(self.url, hide_parameters=True, **options)
         if self._memory:
             engine = create_engine(
-                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+                "sqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+                hide_parameters=True,
             )
         else:
             engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=10,
+                hide_parameters=True,
             )
 
         @event.listens_for(engine, "connect")
