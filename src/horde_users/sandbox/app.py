@@ -33,11 +33,13 @@ from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.sandbox import rules
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.rules import ApiError, UserData
-from horde_users.sandbox.store import InexactKudosError, SandboxStore
+from horde_users.sandbox.store import InexactKudosError, SandboxStore, StoreBusyError
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 logger = logging.getLogger("horde_users.sandbox")
 
+DEFAULT_LOCK_TIMEOUT = 5.0
+"""Seconds a request waits for a SQLite lock held by another program before it answers 503."""
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 _JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
@@ -74,6 +76,8 @@ class SandboxContext:
     inline: bool
     #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
     clock: rules.Clock
+    #: Seconds a request waits for a SQLite lock held by another program before it answers 503.
+    lock_timeout: float
 
     def now(self) -> datetime:
         """The clock's time, naive UTC."""
@@ -112,21 +116,63 @@ def _ctx(request: Request) -> SandboxContext:
 def _store_work(handler: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
     """A blocking route (with a ``request`` parameter) as ``async def``, run per ``ctx.inline``.
 
-    A failed statement answers shape (d) here (see :func:`_database_fault`). FastAPI reads the
-    parameters through ``__wrapped__`` and awaits the wrapper.
+    A database that stays locked answers 503 and a failed statement 500 shape (d), here. FastAPI
+    reads the parameters through ``__wrapped__`` and awaits the wrapper.
     """
 
     @functools.wraps(handler)
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"]
+        ctx = _ctx(request)
         try:
-            if _ctx(request).inline:
-                return handler(**kwargs)
+            if ctx.inline:
+                return await _run_inline(ctx, handler, kwargs)
             return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
+        except StoreBusyError:
+            return _database_busy(ctx)
         except SQLAlchemyError as exc:
             return _database_fault(request, exc)
 
     return route
+
+
+async def _run_inline(
+    ctx: SandboxContext, handler: Callable[..., Response], kwargs: dict[str, Any]
+) -> Response:
+    """Run ``handler`` on the event loop without ever waiting there for SQLite's lock.
+
+    Its transactions fail fast when another connection holds the lock; every request does its work in
+    one transaction, so the handler is simply run again after an asynchronous pause (the loop serves
+    other requests meanwhile), until ``ctx.lock_timeout`` has passed: then StoreBusyError.
+    """
+    store = ctx.store
+    deadline: float | None = None
+    pause = 0.001
+    while True:
+        with store.fail_fast():
+            try:
+                return handler(**kwargs)
+            except StoreBusyError:
+                pass
+        now = anyio.current_time()
+        if deadline is None:
+            deadline = now + ctx.lock_timeout
+        if now >= deadline:
+            raise StoreBusyError("the database stayed locked")
+        await anyio.sleep(min(pause, deadline - now))
+        pause = min(pause * 2, 0.05)
+
+
+def _database_busy(ctx: SandboxContext) -> Response:
+    """503 with ``Retry-After`` (sandbox only): another program held the database's lock too long."""
+    return HordeJSONResponse(
+        {
+            "message": "The sandbox database stayed locked by another connection for "
+            f"{ctx.lock_timeout:g} s; nothing was changed. Try again shortly."
+        },
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 def _database_fault(request: Request, exc: SQLAlchemyError) -> Response:
@@ -674,6 +720,7 @@ def create_app(
     profanity_words: Iterable[str] | None = None,
     store: SandboxStore | None = None,
     clock: rules.Clock | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
 
@@ -683,7 +730,8 @@ def create_app(
     ``POST /api/v2/dev/test-user`` (also enabled by ``HORDE_TEST_APIKEYS``). ``profanity_words``:
     replaces the default profanity word list. ``clock``: the time in Unix seconds (account ages, the
     30-day wipe rule, dates the store records, rate-limit windows); default the given store's clock,
-    else real time.
+    else real time. ``lock_timeout``: seconds a request waits while another program holds a SQLite
+    database's lock (other requests are served meanwhile); then it answers 503 with ``Retry-After``.
     """
     if clock is None:
         clock = store.clock if store is not None else time.time
@@ -704,6 +752,7 @@ def create_app(
         profanity=ProfanityFilter(profanity_words),
         inline=the_store.dialect == "sqlite",
         clock=clock,
+        lock_timeout=lock_timeout,
     )
     _add_routes(app)
     _install_error_handlers(app)

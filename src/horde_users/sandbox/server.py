@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from horde_users.sandbox.app import create_app
+from horde_users.sandbox.app import DEFAULT_LOCK_TIMEOUT, create_app
 from horde_users.sandbox.store import SandboxStore, SeededUser, UserRef
 
 
@@ -60,7 +60,8 @@ class Sandbox:
     deleted on :meth:`stop`. ``url`` is the base URL for a client (ends in ``/api``); ``store`` is the
     database, and the seeding methods (``create_user`` ...) delegate to it. Rate limits are off by
     default here (for tests), unlike ``horde-users sandbox serve``. ``clock`` gives the sandbox's time
-    in Unix seconds (default real time); tests pass a frozen one.
+    in Unix seconds (default real time); tests pass a frozen one. ``lock_timeout``: seconds a request
+    waits for a SQLite lock another program holds before it answers 503.
     """
 
     def __init__(
@@ -74,9 +75,11 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self._database = database
         self._clock = clock
+        self._lock_timeout = lock_timeout
         self._admins = tuple(admins)
         self._rate_limits = rate_limits
         self._test_user_endpoint = test_user_endpoint
@@ -123,6 +126,7 @@ class Sandbox:
             test_user_endpoint=self._test_user_endpoint,
             profanity_words=self._profanity_words,
             store=self._store,
+            lock_timeout=self._lock_timeout,
         )
         config = _config(app, self.host, self._requested_port)
         sock = _bind(config)

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import sqlite3
 import threading
 import time
 import uuid
@@ -80,6 +81,9 @@ from horde_users.sandbox.rules import (
 
 WIPED = "<wiped>"
 _WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
+_BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy timeout now
+_WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 _USERS_KEPT = 4096  # distinct user rows whose UserData a store keeps for reuse
 
 metadata = MetaData()
@@ -273,6 +277,16 @@ class InexactKudosError(ValueError):
     exactly (2**53 or beyond); nothing was changed."""
 
 
+class StoreBusyError(Exception):
+    """Another connection held the SQLite database's lock too long; nothing was done, try again."""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` (a sqlite3 error, or SQLAlchemy's wrapping of one) is SQLite's "locked"."""
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
+
+
 def new_api_key() -> str:
     """A 22-character URL-safe key: 16 random bytes, base64url without padding (§1.4)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode("ascii")
@@ -406,6 +420,7 @@ class SandboxStore:
         )
         self._users: dict[tuple[Any, ...], UserData] = {}
         self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
+        self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
         self.engine = self._make_engine(schema)
         self._schema = schema
         self._salt = ""
@@ -437,10 +452,11 @@ class SandboxStore:
             )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        def _on_connect(dbapi_connection: Any, record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={_WAIT_MS}")
+            record.info[_BUSY_MS] = _WAIT_MS
             if not self._memory:
                 # WAL with synchronous=NORMAL: commits skip the fsync (a sandbox may lose its last
                 # transactions on power loss, never its consistency).
@@ -451,10 +467,14 @@ class SandboxStore:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
+            driver: Any = conn.connection.driver_connection
+            busy_ms = 0 if self._fail_fast.get() else _WAIT_MS
+            if conn.info.get(_BUSY_MS) != busy_ms:
+                driver.execute(f"PRAGMA busy_timeout={busy_ms}")
+                conn.info[_BUSY_MS] = busy_ms
             # Writers take the write lock up front, so SQLite never has to upgrade a read lock
             # (which fails at once with "database is locked" under concurrency).
-            mode = "IMMEDIATE" if conn.info.get(_WRITE) else "DEFERRED"
-            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN DEFERRED")
 
         return engine
 
@@ -463,6 +483,8 @@ class SandboxStore:
         """One connection and transaction; the store calls made inside it (in this context) join it.
 
         A ``write`` transaction takes SQLite's write lock at BEGIN; a write cannot join a read one.
+        Raises StoreBusyError (after rolling back) when SQLite's lock stays taken by another
+        connection: for 30 s, or at once under :meth:`fail_fast`.
         """
         current = self._current.get()
         if current is not None:
@@ -476,8 +498,23 @@ class SandboxStore:
             try:
                 with conn.begin():
                     yield conn
+            except Exception as exc:
+                if _is_busy(exc):
+                    raise StoreBusyError("the database is locked by another connection") from None
+                raise
             finally:
                 self._current.reset(token)
+
+    @contextlib.contextmanager
+    def fail_fast(self) -> Iterator[None]:
+        """SQLite transactions begun inside (in this context) do not wait for another connection's
+        lock: they raise StoreBusyError at once, so a caller on an event loop can wait without
+        blocking it. PostgreSQL is not affected."""
+        token = self._fail_fast.set(True)
+        try:
+            yield
+        finally:
+            self._fail_fast.reset(token)
 
     def now(self) -> datetime:
         """The store clock's time, naive UTC."""
