@@ -119,6 +119,20 @@ def test_the_store_dates_what_it_records_with_its_clock() -> None:
     store.close()
 
 
+def test_a_wiped_user_cannot_be_undeleted() -> None:
+    store = SandboxStore()
+    user = store.create_user("gone")
+    store.soft_delete(user.id)
+    store.wipe(user.id)
+    assert store.undelete(user.id) is False
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sqlalchemy.select(users.c.deleted, users.c.wiped).where(users.c.id == user.id)
+        ).one()
+    assert (row.deleted, row.wiped) == (True, True)
+    store.close()
+
+
 def test_a_file_database_survives_a_restart(tmp_path: Path) -> None:
     path = str(tmp_path / "restart.db")
     with Sandbox(path) as first:

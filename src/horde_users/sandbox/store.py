@@ -750,10 +750,12 @@ class SandboxStore:
         return passkey
 
     def undelete(self, user_id: int) -> bool:
-        """Clear the deleted mark; False when the user was not deleted."""
+        """Clear the deleted mark; False when the user was not deleted (or is wiped: gone for good)."""
         with self.transaction(write=True) as conn:
             result = conn.execute(
-                update(users).where(users.c.id == user_id, users.c.deleted.is_(True)).values(deleted=False)
+                update(users)
+                .where(users.c.id == user_id, users.c.deleted.is_(True), users.c.wiped.is_(False))
+                .values(deleted=False)
             )
             return bool(result.rowcount)
 
