@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from horde_users.sandbox import Sandbox
 
 from .conftest import Roles
+from .frozen_clock import FrozenClock
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -156,7 +158,20 @@ def test_find_user_errors(roles: Roles) -> None:
 # ------------------------------------------------------------------------------------ listing
 
 
-def test_pagination_and_sorting_over_many_users(sandbox: Sandbox, http: httpx.Client) -> None:
+@pytest.fixture
+def frozen_clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def frozen_http(frozen_clock: FrozenClock) -> Iterator[tuple[Sandbox, httpx.Client]]:
+    """A fresh sandbox whose clock stands still at ``frozen_clock``, and a client on it."""
+    with Sandbox(clock=frozen_clock) as sb, httpx.Client(base_url=sb.url, timeout=30) as client:
+        yield sb, client
+
+
+def test_pagination_and_sorting_over_many_users(frozen_http: tuple[Sandbox, httpx.Client]) -> None:
+    sandbox, http = frozen_http
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     for n in range(64):
         # kudos ties in pairs; creation times run backwards so age order differs from id order
@@ -174,11 +189,45 @@ def test_pagination_and_sorting_over_many_users(sandbox: Sandbox, http: httpx.Cl
     by_age = [u for p in (1, 2, 3) for u in http.get("/v2/users", params={"page": p, "sort": "age"}).json()]
     assert [u["username"] for u in by_age[:2]] == ["user63#64", "user62#63"]
     assert by_age[-1]["username"] == "Anonymous#0"  # created now, after the seeded past
+    assert by_age[-1]["account_age"] == 0
+    seconds = (datetime(2026, 11, 1, 12, 0) - datetime(2020, 1, 1) + timedelta(days=63)).total_seconds()
+    assert by_age[0]["account_age"] == int(seconds)
+    # the clock stands still, so pages taken at different moments are equal, account_age included
     assert http.get("/v2/users", params={"sort": "AGE"}).json()[0]["kudos"] == 310.0
     assert http.get("/v2/users?page=0").json() == http.get("/v2/users?page=1").json()
     assert http.get("/v2/users?page=%2B2").json() == http.get("/v2/users?page=2").json()
     assert http.get("/v2/users?page=2&page=abc").json() == http.get("/v2/users?page=2").json()
     assert http.get("/v2/users?page=10001").json() == []
+
+
+def test_ages_dates_and_the_wipe_rule_follow_the_sandbox_clock(
+    frozen_clock: FrozenClock, frozen_http: tuple[Sandbox, httpx.Client]
+) -> None:
+    sandbox, http = frozen_http
+    adminmod = {"apikey": sandbox.create_user("adminmod", admin=True, moderator=True).api_key}
+    alice = sandbox.create_user("alice")
+    frozen_clock.advance(timedelta(seconds=90))
+    assert http.put(f"/v2/users/{alice.id}", headers=adminmod, json={"monthly_kudos": 5}).status_code == 200
+    seen = http.get(f"/v2/users/{alice.id}", headers=adminmod).json()
+    assert seen["account_age"] == 90
+    assert seen["monthly_kudos"] == {"amount": 5, "last_received": "Sun, 01 Nov 2026 12:01:30 -0000"}
+    listed = {u["id"]: u for u in http.get("/v2/users").json()}
+    assert listed[alice.id]["account_age"] == 90
+
+    assert http.delete(f"/v2/users/{alice.id}", headers=adminmod).status_code == 200
+    frozen_clock.advance(timedelta(days=30, seconds=-91))  # one second before created + 30 days
+    refused = http.delete(f"/v2/users/{alice.id}", headers=adminmod)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "message": "You cannot permanently wipe a user that was active in the last 30 days. "
+            "Try again after 2026-12-01 12:00:00",
+            "rc": "CannotWipeActiveUser",
+        },
+    )
+    frozen_clock.advance(timedelta(seconds=1))
+    assert http.delete(f"/v2/users/{alice.id}", headers=adminmod).json() == {"message": "OK"}
+    assert http.get(f"/v2/users/{alice.id}").status_code == 404
 
 
 @pytest.mark.parametrize("raw", ["abc", "", "1.5"])
@@ -283,6 +332,43 @@ def test_the_kudos_floor_worked_example(fresh_roles: Roles) -> None:
     pseudo = roles.sandbox.create_user("pseudo", pseudonymous=True)
     assert put(roles, "admin", pseudo.id, {"kudos": 0}).json() == {"new_kudos": 14.0}
     assert put(roles, "admin", 0, {"kudos": -1000}).json() == {"new_kudos": -50.0}
+
+
+def _inexact(member: str, value: float) -> dict[str, Any]:
+    return {
+        "errors": {
+            member: f"{value!r} would take the kudos balance or kudos_details to 2**53 "
+            "(9007199254740992) or beyond, where kudos are no longer exact; nothing was changed"
+        },
+        "message": "Input payload validation failed",
+    }
+
+
+def test_a_kudos_grant_the_float_balance_cannot_hold_is_refused(roles: Roles) -> None:
+    near = roles.sandbox.create_user("near", kudos=2**53 - 10)
+    assert put(roles, "admin", near.id, {"kudos": 9}).json() == {"new_kudos": float(2**53 - 1)}
+    refused = put(roles, "admin", near.id, {"kudos": 2})  # 2**53 + 1 is no float: one kudo would be lost
+    assert (refused.status_code, refused.json()) == (400, _inexact("kudos", 2))
+    assert user_json(roles, near.id)["kudos"] == float(2**53 - 1)
+
+    rich = roles.sandbox.create_user("rich", kudos=1e16)  # above 2**53: +1 or -1 would be lost
+    for member, value in (("kudos", 1), ("kudos", -1.5), ("monthly_kudos", 5)):
+        refused = put(roles, "admin", rich.id, {member: value})
+        assert (refused.status_code, refused.json()) == (400, _inexact(member, value))
+    before = user_json(roles, rich.id)
+    assert (before["kudos"], before["monthly_kudos"]) == (1e16, {"amount": 0})  # the allowance too
+    assert (before["kudos_details"]["admin"], before["kudos_details"]["recurring"]) == (0, 0)
+    assert put(roles, "admin", rich.id, {"kudos": 0}).json() == {"new_kudos": 1e16}  # changes nothing
+    assert put(roles, "admin", rich.id, {"kudos": -1e15}).json() == {"new_kudos": 9e15}
+    assert put(roles, "admin", rich.id, {"monthly_kudos": -5}).json() == {"monthly_kudos": 0}
+
+    # kudos_details.admin moves by the requested delta even where the floor holds the balance
+    floored = roles.sandbox.create_user("floored", kudos=25)
+    roles.sandbox.set_kudos_details(floored, admin=-(2**53) + 10)
+    refused = put(roles, "admin", floored.id, {"kudos": -10})
+    assert (refused.status_code, refused.json()) == (400, _inexact("kudos", -10))
+    after = user_json(roles, floored.id)
+    assert (after["kudos"], after["kudos_details"]["admin"]) == (25.0, -(2**53) + 10)
 
 
 def test_moderator_role_implies_trusted_and_the_monthly_bonus(roles: Roles) -> None:

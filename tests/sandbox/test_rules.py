@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,6 +16,11 @@ NOW = datetime(2026, 11, 27, 1, 17, 41)
 ALICE = UserData(id=3, username="alice", kudos=100, created=NOW - timedelta(seconds=78), last_active=NOW)
 MOD = UserData(id=2, username="mod", moderator=True, trusted=True, created=NOW)
 ANON = UserData(id=0, username="Anonymous", concurrency=500, public_workers=True, created=NOW)
+
+
+def test_utcnow_reads_the_given_clock_as_naive_utc() -> None:
+    assert rules.utcnow(lambda: 1_793_534_400.25) == datetime(2026, 11, 1, 12, 0, 0, 250000)
+    assert abs(rules.utcnow() - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------------------------- privileges
@@ -374,7 +379,8 @@ def _test_user(body: Any) -> rules.TestUserRequest | ApiError:
 
 def test_test_user_defaults_and_falsy_bodies() -> None:
     expected = rules.TestUserRequest("test_user", "ci_test_user", True, True, 10000)
-    for body in ({}, None, False, 0, "", []):
+    falsy: tuple[Any, ...] = ({}, None, False, 0, "", [])
+    for body in falsy:
         assert _test_user(body) == expected
 
 

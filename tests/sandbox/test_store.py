@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -16,7 +17,9 @@ import pytest
 import sqlalchemy
 
 from horde_users.sandbox import Sandbox, SandboxStore, SeededUser
-from horde_users.sandbox.store import new_api_key, users
+from horde_users.sandbox.store import InexactKudosError, new_api_key, users
+
+from .frozen_clock import FrozenClock
 
 
 def test_keys_are_stored_only_as_salted_sha256(tmp_path: Path) -> None:
@@ -98,6 +101,35 @@ def test_seeding_sets_what_it_says(tmp_path: Path) -> None:
     assert store.admin_aliases() == set()
     store.create_user("boss", admin=True)
     assert store.admin_aliases() == {"boss#2"}
+    store.close()
+
+
+def test_the_store_dates_what_it_records_with_its_clock() -> None:
+    clock = FrozenClock(datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc))
+    store = SandboxStore(clock=clock)
+    at = datetime(2026, 11, 1, 12, 0)
+    anon = store.get_user(0)
+    assert anon is not None and (anon.created, anon.last_active) == (at, at)
+    clock.advance(timedelta(minutes=5))
+    user = store.get_user(store.create_user("later").id)
+    assert user is not None and (user.created, user.last_active) == (at + timedelta(minutes=5),) * 2
+    store.add_monthly_kudos(user.id, 5)
+    user = store.get_user(user.id)
+    assert user is not None and user.monthly_last_received == at + timedelta(minutes=5)
+    store.close()
+
+
+def test_a_wiped_user_cannot_be_undeleted() -> None:
+    store = SandboxStore()
+    user = store.create_user("gone")
+    store.soft_delete(user.id)
+    store.wipe(user.id)
+    assert store.undelete(user.id) is False
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sqlalchemy.select(users.c.deleted, users.c.wiped).where(users.c.id == user.id)
+        ).one()
+    assert (row.deleted, row.wiped) == (True, True)
     store.close()
 
 
@@ -196,6 +228,34 @@ def test_concurrent_kudos_deltas_sqlite(tmp_path: Path) -> None:
 def test_concurrent_kudos_deltas_postgres(postgres_url: str) -> None:
     with Sandbox(postgres_url) as sb:
         _concurrent_deltas(sb)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kudos_changes_the_float_cannot_hold_change_nothing(backend: str, tmp_path: Path) -> None:
+    from .conftest import postgres_schema_url
+
+    with contextlib.ExitStack() as stack:
+        url = str(tmp_path / "exact.db")
+        if backend == "postgres":
+            url = stack.enter_context(postgres_schema_url("hu_exact"))
+        store = SandboxStore(url)
+        stack.callback(store.close)
+        user = store.create_user("near", kudos=2**53 - 2)
+        assert store.add_kudos(user.id, 1) == 2**53 - 1
+        with pytest.raises(InexactKudosError):
+            store.add_kudos(user.id, 1)
+        with pytest.raises(InexactKudosError):
+            store.add_monthly_kudos(user.id, 1)
+        assert store.add_kudos(user.id, 0) == 2**53 - 1
+        assert store.add_monthly_kudos(user.id, -1) == 0
+        data = store.get_user(user.id)
+        assert data is not None
+        assert (data.kudos, data.kudos_details["admin"], data.kudos_details["recurring"]) == (
+            2**53 - 1,
+            1,
+            None,
+        )
+        assert data.monthly_kudos == 0
 
 
 def _store_deltas(make_store: Callable[[], SandboxStore]) -> None:

@@ -11,8 +11,11 @@ import json
 import logging
 import os
 import re
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -21,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -29,11 +33,13 @@ from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.sandbox import rules
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.rules import ApiError, UserData
-from horde_users.sandbox.store import SandboxStore
+from horde_users.sandbox.store import InexactKudosError, SandboxStore, StoreBusyError
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 logger = logging.getLogger("horde_users.sandbox")
 
+DEFAULT_LOCK_TIMEOUT = 5.0
+"""Seconds a request waits for a SQLite lock held by another program before it answers 503."""
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 _JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
@@ -68,6 +74,14 @@ class SandboxContext:
     #: Run the store work of a request on the event loop (SQLite: microseconds per call, and no GIL
     #: hand-over between threads at every call); a server database's round trips go to a worker thread.
     inline: bool
+    #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
+    clock: rules.Clock
+    #: Seconds a request waits for a SQLite lock held by another program before it answers 503.
+    lock_timeout: float
+
+    def now(self) -> datetime:
+        """The clock's time, naive UTC."""
+        return rules.utcnow(self.clock)
 
     def admin_set(self) -> set[str]:
         """Start option, ``ADMINS`` (re-read now; malformed counts as empty) and seeded admins (§6.1)."""
@@ -102,16 +116,88 @@ def _ctx(request: Request) -> SandboxContext:
 def _store_work(handler: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
     """A blocking route (with a ``request`` parameter) as ``async def``, run per ``ctx.inline``.
 
-    FastAPI reads the parameters through ``__wrapped__`` and awaits the wrapper.
+    A database that stays locked answers 503 and a failed statement 500 shape (d), here. FastAPI
+    reads the parameters through ``__wrapped__`` and awaits the wrapper.
     """
 
     @functools.wraps(handler)
     async def route(**kwargs: Any) -> Response:
-        if _ctx(kwargs["request"]).inline:
-            return handler(**kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
+        request: Request = kwargs["request"]
+        ctx = _ctx(request)
+        try:
+            if ctx.inline:
+                return await _run_inline(ctx, handler, kwargs)
+            return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
+        except StoreBusyError:
+            return _database_busy(ctx)
+        except SQLAlchemyError as exc:
+            return _database_fault(request, exc)
 
     return route
+
+
+async def _run_inline(
+    ctx: SandboxContext, handler: Callable[..., Response], kwargs: dict[str, Any]
+) -> Response:
+    """Run ``handler`` on the event loop without ever waiting there for SQLite's lock.
+
+    Its transactions fail fast when another connection holds the lock; every request does its work in
+    one transaction, so the handler is simply run again after an asynchronous pause (the loop serves
+    other requests meanwhile), until ``ctx.lock_timeout`` has passed: then StoreBusyError.
+    """
+    store = ctx.store
+    deadline: float | None = None
+    pause = 0.001
+    while True:
+        with store.fail_fast():
+            try:
+                return handler(**kwargs)
+            except StoreBusyError:
+                pass
+        now = anyio.current_time()
+        if deadline is None:
+            deadline = now + ctx.lock_timeout
+        if now >= deadline:
+            raise StoreBusyError("the database stayed locked")
+        await anyio.sleep(min(pause, deadline - now))
+        pause = min(pause * 2, 0.05)
+
+
+def _database_busy(ctx: SandboxContext) -> Response:
+    """503 with ``Retry-After`` (sandbox only): another program held the database's lock too long."""
+    return HordeJSONResponse(
+        {
+            "message": "The sandbox database stayed locked by another connection for "
+            f"{ctx.lock_timeout:g} s; nothing was changed. Try again shortly."
+        },
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _database_fault(request: Request, exc: SQLAlchemyError) -> Response:
+    """500 shape (d) for a failed statement; the exception goes no further (the server would log its
+    text). The log line names the error and the statement, never the values bound to it."""
+    logger.error("database error on %s %s: %s", request.method, request.url.path, _describe(exc))
+    return HordeJSONResponse({"message": "Internal Server Error"}, status_code=500)
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """The error class, what the driver says when it cannot quote values (SQLite's messages name
+    tables and constraints; PostgreSQL's can quote a value, so only its SQLSTATE), and the statement
+    shortened to its start and end."""
+    orig = getattr(exc, "orig", None)
+    parts = [type(orig if orig is not None else exc).__name__]
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(orig, sqlite3.Error):
+        parts.append(f"({orig})")
+    elif sqlstate:
+        parts.append(f"(SQLSTATE {sqlstate})")
+    statement = " ".join(str(getattr(exc, "statement", None) or "").split())
+    if statement:
+        shown = statement if len(statement) <= 240 else f"{statement[:100]} ... {statement[-120:]}"
+        parts.append(f"in: {shown}")
+    return " ".join(parts)
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -185,9 +271,12 @@ def _digit_id(user_id: str) -> int | None:
 
 
 def _caller_and_target(
-    ctx: SandboxContext, apikey: str | None, user_id: str
+    ctx: SandboxContext, apikey: str | None, user_id: str, *, lock: bool = False
 ) -> tuple[UserData | None, UserData] | ApiError:
-    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error."""
+    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error.
+
+    ``lock`` (DELETE) reads the target with its row locked for the rest of the request's transaction.
+    """
     caller: UserData | None = None
     if _key(apikey) is not None:
         looked_up = _lookup_caller(ctx, str(apikey))
@@ -195,7 +284,8 @@ def _caller_and_target(
             return looked_up
         caller = looked_up
     target_id = _digit_id(user_id)
-    target = ctx.store.get_user(target_id) if target_id is not None else None
+    read = ctx.store.get_user_locked if lock else ctx.store.get_user
+    target = read(target_id) if target_id is not None else None
     if target is None:
         return rules.user_not_found(user_id)
     return caller, target
@@ -203,13 +293,13 @@ def _caller_and_target(
 
 def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError | None:
     """The DELETE after the digit check (§7); None when it succeeded."""
-    found = _caller_and_target(ctx, apikey, user_id)
+    found = _caller_and_target(ctx, apikey, user_id, lock=True)
     if isinstance(found, ApiError):
         return found
     caller, target = found
     if caller is None:
         return rules.validation_error({"apikey": rules.MISSING_DELETE_KEY})
-    decision = rules.delete_decision(caller, target, rules.utcnow())
+    decision = rules.delete_decision(caller, target, ctx.now())
     if isinstance(decision, ApiError):
         return decision
     if decision == "soft_delete":
@@ -224,7 +314,7 @@ def _modify(
 ) -> dict[str, Any] | ApiError:
     """The PUT after body validation (§4.3): target, key, then the operations."""
     target_id = rules.put_path_id(user_id)
-    target = ctx.store.get_user(target_id) if target_id is not None else None
+    target = ctx.store.get_user_locked(target_id) if target_id is not None else None
     if target is None:
         return rules.user_not_found(user_id)
     if apikey is None:
@@ -289,8 +379,7 @@ def _add_routes(app: FastAPI) -> None:
         found = ctx.store.list_users(
             rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
         )
-        now = rules.utcnow()
-        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, now)))
+        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, ctx.now())))
 
     @app.get(
         "/api/v2/users/{user_id}",
@@ -314,7 +403,7 @@ def _add_routes(app: FastAPI) -> None:
             return _error_response(found)
         caller, target = found
         level = rules.privilege_level(caller, target.id)
-        return HordeJSONResponse(rules.render_user(target, level, rules.utcnow()))
+        return HordeJSONResponse(rules.render_user(target, level, ctx.now()))
 
     @app.put(
         "/api/v2/users/{user_id}",
@@ -391,7 +480,7 @@ def _add_routes(app: FastAPI) -> None:
         with ctx.store.transaction():
             shared = ctx.store.find_by_shared_key(key)
             user = ctx.store.find_by_api_key(key) if shared is None else None
-        now = rules.utcnow()
+        now = ctx.now()
         if shared is not None:
             owner, name = shared
             suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
@@ -487,9 +576,15 @@ def apply_modification(
         skip = op.ignored_on_anonymous and target.is_anonymous
         member = op.member
         if member == "kudos":
-            echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
+            try:
+                echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
+            except InexactKudosError:
+                return rules.inexact_kudos(member, value)
         elif member == "monthly_kudos":
-            echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
+            try:
+                echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
+            except InexactKudosError:
+                return rules.inexact_kudos(member, value)
         elif member in ("usage_multiplier", "concurrency", "worker_invited"):
             store.set_fields(tid, **{member: value})
             echo[member] = value
@@ -624,6 +719,8 @@ def create_app(
     test_user_endpoint: bool = False,
     profanity_words: Iterable[str] | None = None,
     store: SandboxStore | None = None,
+    clock: rules.Clock | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
 
@@ -631,9 +728,14 @@ def create_app(
     given. ``admins``: aliases (``name#id``) that are admins, on top of ``ADMINS`` and seeded admins.
     ``rate_limits``: the real server's limits (§4.6). ``test_user_endpoint``: enable
     ``POST /api/v2/dev/test-user`` (also enabled by ``HORDE_TEST_APIKEYS``). ``profanity_words``:
-    replaces the default profanity word list.
+    replaces the default profanity word list. ``clock``: the time in Unix seconds (account ages, the
+    30-day wipe rule, dates the store records, rate-limit windows); default the given store's clock,
+    else real time. ``lock_timeout``: seconds a request waits while another program holds a SQLite
+    database's lock (other requests are served meanwhile); then it answers 503 with ``Retry-After``.
     """
-    the_store = store if store is not None else SandboxStore(database)
+    if clock is None:
+        clock = store.clock if store is not None else time.time
+    the_store = store if store is not None else SandboxStore(database, clock=clock)
     app = FastAPI(
         title="horde-users sandbox",
         version=__version__,
@@ -649,11 +751,16 @@ def create_app(
         test_user_endpoint=test_user_endpoint,
         profanity=ProfanityFilter(profanity_words),
         inline=the_store.dialect == "sqlite",
+        clock=clock,
+        lock_timeout=lock_timeout,
     )
     _add_routes(app)
     _install_error_handlers(app)
     _install_openapi(app)
     install_edge_middleware(
-        app, rate_limits=rate_limits, proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service
+        app,
+        rate_limits=rate_limits,
+        proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service,
+        clock=clock,
     )
     return app

@@ -79,6 +79,7 @@ _OWN_HEADER_NAMES = frozenset(
     [name for name, _ in CORS_HEADERS]
     + [b"horde-node", b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset", b"retry-after"]
 )
+_KEPT_ON_503 = frozenset([b"retry-after"])
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,16 @@ class EdgeMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                # A 503 (the database stayed locked) keeps the app's Retry-After: when to try again.
+                kept = _KEPT_ON_503 if message["status"] == 503 else frozenset()
                 headers = [
-                    (k, v) for k, v in message.get("headers", ()) if k.lower() not in _OWN_HEADER_NAMES
+                    (k, v)
+                    for k, v in message.get("headers", ())
+                    if k.lower() not in _OWN_HEADER_NAMES or k.lower() in kept
                 ]
                 headers.extend(fixed)
                 if decision is not None:
-                    headers.extend(decision.headers(clock()))
+                    headers.extend(h for h in decision.headers(clock()) if h[0] not in kept)
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body" and message.get("body"):
                 message = {**message, "body": b""}  # a HEAD answer has the GET headers and no body

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -24,6 +25,8 @@ USERNAME_MAX = 30
 """The longest username the handler stores (the schema allows 100: TooLongUserName, §6.4)."""
 MODERATOR_MONTHLY_BONUS = 300000
 WIPE_AFTER = timedelta(days=30)
+EXACT_KUDOS_LIMIT = 2**53
+"""Balances and ``kudos_details`` are floats: below this every whole number of kudos is exact."""
 _LARGEST_FLOAT_INT = int(sys.float_info.max)
 EDUCATION_CONCURRENCY = 200
 DEFAULT_CONCURRENCY = 30
@@ -63,9 +66,13 @@ _RECORD_GROUPS: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = tupl
 )
 
 
-def utcnow() -> datetime:
-    """The current time as a naive UTC datetime (the form the store keeps)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+Clock = Callable[[], float]
+"""Where the sandbox reads the time: Unix seconds, like :func:`time.time` (the default); tests freeze it."""
+
+
+def utcnow(clock: Clock = time.time) -> datetime:
+    """The clock's time as a naive UTC datetime (the form the store keeps)."""
+    return datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None)
 
 
 def to_naive_utc(when: datetime) -> datetime:
@@ -225,6 +232,16 @@ def cannot_wipe(last_active: datetime) -> ApiError:
         "You cannot permanently wipe a user that was active in the last 30 days. "
         f"Try again after {until.replace(tzinfo=None)}",
         "CannotWipeActiveUser",
+    )
+
+
+def inexact_kudos(member: str, value: float) -> ApiError:
+    """A kudos grant whose result the float balance cannot hold exactly (sandbox only, shape b)."""
+    return validation_error(
+        {
+            member: f"{value!r} would take the kudos balance or kudos_details to 2**53 "
+            f"({EXACT_KUDOS_LIMIT}) or beyond, where kudos are no longer exact; nothing was changed"
+        }
     )
 
 

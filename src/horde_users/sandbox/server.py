@@ -8,7 +8,8 @@ import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Generator, Iterable, Sequence
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from horde_users.sandbox.app import create_app
+from horde_users.sandbox.app import DEFAULT_LOCK_TIMEOUT, create_app
 from horde_users.sandbox.connections import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_REQUEST_TIMEOUT,
@@ -112,7 +113,9 @@ class Sandbox:
     database, and the seeding methods (``create_user`` ...) delegate to it. Rate limits are off by
     default here (for tests), unlike ``horde-users sandbox serve``. ``request_timeout`` (seconds for a
     whole request), ``keep_alive_timeout`` (whole seconds between requests) and ``max_connections``
-    bound what a connection may hold (see :mod:`horde_users.sandbox.connections`).
+    bound what a connection may hold (see :mod:`horde_users.sandbox.connections`). ``clock`` gives the
+    sandbox's time in Unix seconds (default real time); tests pass a frozen one. ``lock_timeout``:
+    seconds a request waits for a SQLite lock another program holds before it answers 503.
     """
 
     def __init__(
@@ -128,9 +131,13 @@ class Sandbox:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
         max_connections: int | None = None,
+        clock: Callable[[], float] = time.time,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self._limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
         self._database = database
+        self._clock = clock
+        self._lock_timeout = lock_timeout
         self._admins = tuple(admins)
         self._rate_limits = rate_limits
         self._test_user_endpoint = test_user_endpoint
@@ -170,13 +177,14 @@ class Sandbox:
         if database is None:
             self._tmpdir = tempfile.mkdtemp(prefix="horde-sandbox-")
             database = str(Path(self._tmpdir) / "sandbox.db")
-        self._store = SandboxStore(database)
+        self._store = SandboxStore(database, clock=self._clock)
         app = create_app(
             admins=self._admins,
             rate_limits=self._rate_limits,
             test_user_endpoint=self._test_user_endpoint,
             profanity_words=self._profanity_words,
             store=self._store,
+            lock_timeout=self._lock_timeout,
         )
         server = _server(app, self.host, self._requested_port, self._limits)
         sock = _bind(server.config)

@@ -15,8 +15,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import secrets
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -50,6 +53,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -62,9 +66,11 @@ from horde_users.sandbox.rules import (
     ANON_ID,
     DEFAULT_CONCURRENCY,
     EDUCATION_CONCURRENCY,
+    EXACT_KUDOS_LIMIT,
     KUDOS_DETAIL_KEYS,
     RECORD_NAMES,
     USERNAME_MAX,
+    Clock,
     StyleData,
     UserData,
     canonical_uuid,
@@ -75,6 +81,9 @@ from horde_users.sandbox.rules import (
 
 WIPED = "<wiped>"
 _WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
+_BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy timeout now
+_WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 _USERS_KEPT = 4096  # distinct user rows whose UserData a store keeps for reuse
 
 metadata = MetaData()
@@ -189,6 +198,8 @@ _USER_SELECT = select(
     _has(styles).label("has_styles"),
 ).where(users.c.wiped == false())  # "=", not "IS": PostgreSQL can use the index for it
 _USER_BY_ID = _USER_SELECT.where(users.c.id == bindparam("user_id"))
+# Taken before a write request reads its target, so what it decides from stays true until it commits.
+_LOCK_USER = select(users.c.id).where(users.c.id == bindparam("user_id")).with_for_update()
 _USER_BY_KEY_HASH = _USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
 _USER_PAGES = {
     sort: _USER_SELECT.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
@@ -218,7 +229,12 @@ _ADMIN_ALIASES = select(admins.c.alias)
 
 
 def _credit_statement(detail: str) -> Any:
-    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``."""
+    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``.
+
+    Matches no row when a non-zero delta would leave either value at 2**53 or beyond, where the float
+    would drop (part of) the change; the check and the change are one statement, so concurrent deltas
+    cannot slip past it.
+    """
     delta = bindparam("delta", type_=Double)
     new = users.c.kudos + delta
     floor = case(
@@ -226,16 +242,15 @@ def _credit_statement(detail: str) -> Any:
         (users.c.pseudonymous.is_(True), literal(14.0)),
         else_=literal(25.0),
     )
+    new_balance = case((new < floor, floor), else_=new)
     detail_column = users.c[f"kd_{detail}"]
+    new_detail = func.coalesce(detail_column, 0.0) + delta
+    limit = literal(float(EXACT_KUDOS_LIMIT))
+    exact = or_(delta == literal(0.0), (func.abs(new_balance) < limit) & (func.abs(new_detail) < limit))
     return (
         update(users)
-        .where(users.c.id == bindparam("target_id"))
-        .values(
-            {
-                users.c.kudos: case((new < floor, floor), else_=new),
-                detail_column: func.coalesce(detail_column, 0.0) + delta,
-            }
-        )
+        .where(users.c.id == bindparam("target_id"), exact)
+        .values({users.c.kudos: new_balance, detail_column: new_detail})
         .returning(users.c.kudos)
     )
 
@@ -255,6 +270,21 @@ _USER_BOOLS = (
     "public_workers",
     "deleted",
 )
+
+
+class InexactKudosError(ValueError):
+    """A kudos change refused because the float balance or ``kudos_details`` could not hold its result
+    exactly (2**53 or beyond); nothing was changed."""
+
+
+class StoreBusyError(Exception):
+    """Another connection held the SQLite database's lock too long; nothing was done, try again."""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` (a sqlite3 error, or SQLAlchemy's wrapping of one) is SQLite's "locked"."""
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
 
 
 def new_api_key() -> str:
@@ -356,25 +386,41 @@ def _user_data(
     )
 
 
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (it holds proxy passkeys); SQLite gives its
+    ``-wal`` and ``-shm`` files the same mode. An existing file is left as it is, and a missing
+    directory is reported by SQLite as before."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SandboxStore:
     """The sandbox database. ``url`` is a SQLAlchemy URL (``sqlite:///path.db``,
     ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
 
     ``schema`` (PostgreSQL only) puts the tables in that schema, creating it if needed (used by tests).
+    ``clock`` (Unix seconds, default real time) dates what the store records: creation times,
+    ``last_active`` of new users, ``monthly_kudos.last_received``.
     """
 
-    def __init__(self, url: str | Path | None = None, *, schema: str | None = None) -> None:
+    def __init__(
+        self, url: str | Path | None = None, *, schema: str | None = None, clock: Clock = time.time
+    ) -> None:
         self.url = database_url(url)
+        self.clock = clock
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self._is_sqlite = self.dialect == "sqlite"
         self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+        if self._is_sqlite and not self._memory and not parsed.query.get("uri"):
+            _create_private_file(Path(str(parsed.database)))
         # An in-memory database is one shared connection, so its transactions are serialised here.
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._memory else contextlib.nullcontext()
         )
         self._users: dict[tuple[Any, ...], UserData] = {}
         self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
+        self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
         self.engine = self._make_engine(schema)
         self._schema = schema
         self._salt = ""
@@ -383,25 +429,34 @@ class SandboxStore:
     # ------------------------------------------------------------------------------ plumbing
 
     def _make_engine(self, schema: str | None) -> Engine:
+        # hide_parameters: a failing statement's error (and so any log of it) never shows the values
+        # bound to it, which can be a shared key, a key hash or a proxy passkey.
         if not self._is_sqlite:
             options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
             if schema is not None:
                 options["execution_options"] = {"schema_translate_map": {None: schema}}
-            return create_engine(self.url, **options)
+            return create_engine(self.url, hide_parameters=True, **options)
         if self._memory:
             engine = create_engine(
-                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+                "sqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+                hide_parameters=True,
             )
         else:
             engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=10,
+                hide_parameters=True,
             )
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        def _on_connect(dbapi_connection: Any, record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={_WAIT_MS}")
+            record.info[_BUSY_MS] = _WAIT_MS
             if not self._memory:
                 # WAL with synchronous=NORMAL: commits skip the fsync (a sandbox may lose its last
                 # transactions on power loss, never its consistency).
@@ -412,10 +467,14 @@ class SandboxStore:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
+            driver: Any = conn.connection.driver_connection
+            busy_ms = 0 if self._fail_fast.get() else _WAIT_MS
+            if conn.info.get(_BUSY_MS) != busy_ms:
+                driver.execute(f"PRAGMA busy_timeout={busy_ms}")
+                conn.info[_BUSY_MS] = busy_ms
             # Writers take the write lock up front, so SQLite never has to upgrade a read lock
             # (which fails at once with "database is locked" under concurrency).
-            mode = "IMMEDIATE" if conn.info.get(_WRITE) else "DEFERRED"
-            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+            driver.execute("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN DEFERRED")
 
         return engine
 
@@ -424,6 +483,8 @@ class SandboxStore:
         """One connection and transaction; the store calls made inside it (in this context) join it.
 
         A ``write`` transaction takes SQLite's write lock at BEGIN; a write cannot join a read one.
+        Raises StoreBusyError (after rolling back) when SQLite's lock stays taken by another
+        connection: for 30 s, or at once under :meth:`fail_fast`.
         """
         current = self._current.get()
         if current is not None:
@@ -437,8 +498,27 @@ class SandboxStore:
             try:
                 with conn.begin():
                     yield conn
+            except Exception as exc:
+                if _is_busy(exc):
+                    raise StoreBusyError("the database is locked by another connection") from None
+                raise
             finally:
                 self._current.reset(token)
+
+    @contextlib.contextmanager
+    def fail_fast(self) -> Iterator[None]:
+        """SQLite transactions begun inside (in this context) do not wait for another connection's
+        lock: they raise StoreBusyError at once, so a caller on an event loop can wait without
+        blocking it. PostgreSQL is not affected."""
+        token = self._fail_fast.set(True)
+        try:
+            yield
+        finally:
+            self._fail_fast.reset(token)
+
+    def now(self) -> datetime:
+        """The store clock's time, naive UTC."""
+        return utcnow(self.clock)
 
     def _init_schema(self) -> None:
         if self._schema is not None and not self._is_sqlite:
@@ -456,7 +536,7 @@ class SandboxStore:
                 conn.execute(insert(meta_table).values(key="salt", value=salt))
             self._salt = str(salt)
             if conn.execute(select(users.c.id).where(users.c.id == ANON_ID)).first() is None:
-                now = utcnow()
+                now = self.now()
                 conn.execute(
                     insert(users).values(
                         self._defaults(
@@ -549,6 +629,19 @@ class SandboxStore:
         with self.transaction() as conn:
             return self._one(conn, _USER_BY_ID, {"user_id": user_id})
 
+    def get_user_locked(self, user_id: int) -> UserData | None:
+        """:meth:`get_user` in a write transaction, with the user's row locked until it ends.
+
+        A request that decides from the row (DELETE: soft delete or wipe; PUT: undelete ...) then acts
+        on the state it read, so concurrent requests give the outcome of some serial order. PostgreSQL
+        locks the row (``FOR UPDATE``; the read after the wait sees the committed state); a SQLite write
+        transaction already holds the database's write lock.
+        """
+        with self.transaction(write=True) as conn:
+            if not self._is_sqlite:
+                conn.execute(_LOCK_USER, {"user_id": user_id})
+            return self._one(conn, _USER_BY_ID, {"user_id": user_id})
+
     def find_by_api_key(self, key: str) -> UserData | None:
         """The (not wiped) user whose API key this is."""
         with self.transaction() as conn:
@@ -598,20 +691,36 @@ class SandboxStore:
 
     @staticmethod
     def _credit(conn: Connection, user_id: int, delta: float, detail: str) -> float:
-        """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance."""
+        """Add ``delta`` to the balance, raised to the user's floor, in one UPDATE; returns the balance.
+
+        Raises InexactKudosError (changing nothing) when the result could not be held exactly.
+        """
         row = conn.execute(_CREDITS[detail], {"target_id": user_id, "delta": delta}).first()
-        return float(row[0]) if row is not None else 0.0
+        if row is not None:
+            return float(row[0])
+        if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None:
+            raise InexactKudosError(f"a kudos change of {delta} cannot be held exactly")
+        return 0.0
 
     def add_kudos(self, user_id: int, delta: int) -> float:
-        """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``."""
+        """PUT row 1: a kudos delta with the floor, ``kudos_details.admin`` moved by ``delta``.
+
+        Raises InexactKudosError, changing nothing, when the result would reach 2**53 (float precision).
+        """
         with self.transaction(write=True) as conn:
             return self._credit(conn, user_id, float(delta), "admin")
 
     def add_monthly_kudos(self, user_id: int, delta: int, now: datetime | None = None) -> int:
-        """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``."""
-        when = to_naive_utc(now) if now is not None else utcnow()
+        """PUT row 2: allowance delta (never below 0); positive also credits balance and ``recurring``.
+
+        Raises InexactKudosError, changing nothing (the allowance included), when the credit would take
+        the balance or ``recurring`` to 2**53 (float precision).
+        """
+        when = to_naive_utc(now) if now is not None else self.now()
         new = users.c.monthly_kudos + delta
         with self.transaction(write=True) as conn:
+            if delta > 0:
+                self._credit(conn, user_id, float(delta), "recurring")
             row = conn.execute(
                 update(users)
                 .where(users.c.id == user_id)
@@ -621,8 +730,6 @@ class SandboxStore:
                 )
                 .returning(users.c.monthly_kudos)
             ).first()
-            if delta > 0:
-                self._credit(conn, user_id, float(delta), "recurring")
             return int(row[0]) if row is not None else 0
 
     def set_fields(self, user_id: int, **values: Any) -> None:
@@ -643,10 +750,12 @@ class SandboxStore:
         return passkey
 
     def undelete(self, user_id: int) -> bool:
-        """Clear the deleted mark; False when the user was not deleted."""
+        """Clear the deleted mark; False when the user was not deleted (or is wiped: gone for good)."""
         with self.transaction(write=True) as conn:
             result = conn.execute(
-                update(users).where(users.c.id == user_id, users.c.deleted.is_(True)).values(deleted=False)
+                update(users)
+                .where(users.c.id == user_id, users.c.deleted.is_(True), users.c.wiped.is_(False))
+                .values(deleted=False)
             )
             return bool(result.rowcount)
 
@@ -702,7 +811,7 @@ class SandboxStore:
                 )
                 created = False
             else:
-                now = utcnow()
+                now = self.now()
                 name = username[:USERNAME_MAX]
                 user_id = self._insert_user(
                     conn,
@@ -773,7 +882,7 @@ class SandboxStore:
         if not name:
             raise ValueError("name must not be empty")
         api_key = new_api_key()
-        when = to_naive_utc(created) if created is not None else utcnow()
+        when = to_naive_utc(created) if created is not None else self.now()
         active = to_naive_utc(last_active) if last_active is not None else when
         oauth = str(uuid.uuid4()) if pseudonymous else f"sandbox-{uuid.uuid4().hex}"
         with self.transaction(write=True) as conn:
@@ -815,7 +924,7 @@ class SandboxStore:
         user_id = self.resolve(user)
         key = str(uuid.uuid4())
         with self.transaction(write=True) as conn:
-            conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=utcnow()))
+            conn.execute(insert(shared_keys).values(id=key, user_id=user_id, name=name, created=self.now()))
         return key
 
     def add_worker(self, user: UserRef, name: str | None = None) -> str:
@@ -825,7 +934,7 @@ class SandboxStore:
         with self.transaction(write=True) as conn:
             conn.execute(
                 insert(workers).values(
-                    id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=utcnow()
+                    id=worker_id, user_id=user_id, name=name or f"worker-{worker_id[:8]}", created=self.now()
                 )
             )
         return worker_id
@@ -839,7 +948,7 @@ class SandboxStore:
         with self.transaction(write=True) as conn:
             conn.execute(
                 insert(styles).values(
-                    id=style_id, user_id=user_id, name=name, type=type, public=public, created=utcnow()
+                    id=style_id, user_id=user_id, name=name, type=type, public=public, created=self.now()
                 )
             )
         return style_id
@@ -867,7 +976,7 @@ class SandboxStore:
         """Record one suspicion; returns the user's count afterwards."""
         user_id = self.resolve(user)
         with self.transaction(write=True) as conn:
-            conn.execute(insert(suspicions).values(user_id=user_id, created=utcnow()))
+            conn.execute(insert(suspicions).values(user_id=user_id, created=self.now()))
             return int(
                 conn.execute(
                     select(func.count()).select_from(suspicions).where(suspicions.c.user_id == user_id)
