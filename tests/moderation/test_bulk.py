@@ -15,7 +15,7 @@ from horde_users.client import HordeUsers
 from horde_users.moderation.bulk import RowResult, apply_bulk, load_bulk_file, plan_bulk
 from horde_users.moderation.journal import Journal
 from horde_users.moderation.pacing import Pacer
-from horde_users.moderation.roles import Role
+from horde_users.roles import Role
 
 if TYPE_CHECKING:
     from horde_users.sandbox import SeededUser

@@ -10,8 +10,8 @@ import pytest
 from horde_users.client import HordeUsers
 from horde_users.moderation.changes import apply_change, delete_user, send_change, undelete_user
 from horde_users.moderation.journal import Journal
-from horde_users.moderation.roles import Role
 from horde_users.moderation.undo import UndoRefused, apply_undo, plan_undo
+from horde_users.roles import Role
 
 if TYPE_CHECKING:
     from tests.moderation.journal_support import Staff

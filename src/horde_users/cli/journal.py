@@ -358,7 +358,7 @@ def undo(
 
 
 def _roles_note(roles: Any) -> str:
-    from horde_users.moderation.roles import describe_roles
+    from horde_users.roles import describe_roles
 
     return f" (needs {describe_roles(roles)})"
 

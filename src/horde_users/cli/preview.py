@@ -1,9 +1,9 @@
 """``--dry-run``: what a change would send and which role each part needs, sending nothing that changes.
 
-The roles come from the sandbox's table of PUT operations (``horde_users.sandbox.rules.OPERATIONS``: the
-server's rules, in the order the server applies them; a plain-data module, no server stack), so there is
-one list of fields and roles in the project. The request is built by the request models themselves, so
-the method, URL and body shown are the ones the client would send. The API key is never shown.
+The roles come from the project's one table of PUT fields (``horde_users.roles.OPERATIONS``, in the
+order the server applies them; plain data, no server stack). The request is built by the request models
+themselves, so the method, URL and body shown are the ones the client would send. The API key is never
+shown.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def role_label(role_value: str) -> str:
 
 def put_roles(body: Mapping[str, Any]) -> dict[str, str]:
     """Field -> role needed, for the fields of ``body``, in the order the server applies them."""
-    from horde_users.sandbox.rules import OPERATIONS
+    from horde_users.roles import OPERATIONS
 
     return {op.member: role_label(op.role.value) for op in OPERATIONS if op.member in body}
 

@@ -32,7 +32,7 @@ from horde_users.models.users import ModifyUser
 from horde_users.moderation.changes import Actor, error_data, send_change
 from horde_users.moderation.journal import Journal, JournalEntry
 from horde_users.moderation.pacing import Pacer
-from horde_users.moderation.roles import ROLE_REFUSALS, Role, roles_needed
+from horde_users.roles import ROLE_REFUSALS, Role, roles_needed
 
 if TYPE_CHECKING:
     from horde_users.client import HordeUsers

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from horde_users.moderation.changes import Actor, send_change, view_data
 from horde_users.moderation.errors import ModerationError
 from horde_users.moderation.journal import Action, Journal, JournalEntry
-from horde_users.moderation.roles import Role, roles_needed
+from horde_users.roles import Role, roles_needed
 
 if TYPE_CHECKING:
     from horde_users.client import HordeUsers

@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 from typing import Any, Literal
 
 from horde_users.endpoints import MAX_PAGE, MAX_USER_ID
 from horde_users.models.users import INT32_MAX, INT32_MIN, KUDOS_LIMIT
+from horde_users.roles import OPERATIONS as OPERATIONS
+from horde_users.roles import Operation as Operation
+from horde_users.roles import Role as Role
 
 ANON_ID = 0
 USERNAME_MAX = 30
@@ -511,49 +513,6 @@ def validate_modify_body(body: Any, sanitise: Any) -> dict[str, Any] | ApiError:
 
 # ------------------------------------------------------------------------------ PUT operations
 
-
-class Role(Enum):
-    """Who may run a PUT operation (§6.1)."""
-
-    ADMIN = "admin"
-    MODERATOR = "moderator"
-    OWNER = "owner"  # the target itself, or any moderator
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One row of the §6.3 table."""
-
-    member: str
-    role: Role
-    #: Role setters and reset_suspicion do nothing when the target is Anonymous.
-    ignored_on_anonymous: bool = False
-    #: Rows that refuse an anonymous caller (after the role check) with AnonForbiddenUserMod.
-    refuses_anonymous_caller: bool = False
-
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation("kudos", Role.ADMIN),
-    Operation("monthly_kudos", Role.ADMIN),
-    Operation("usage_multiplier", Role.ADMIN),
-    Operation("moderator", Role.ADMIN, ignored_on_anonymous=True),
-    Operation("concurrency", Role.MODERATOR),
-    Operation("worker_invited", Role.MODERATOR),
-    Operation("trusted", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("flagged", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("customizer", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("vpn", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("service", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("education", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("special", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("reset_suspicion", Role.MODERATOR, ignored_on_anonymous=True),
-    Operation("admin_comment", Role.MODERATOR, refuses_anonymous_caller=True),
-    Operation("public_workers", Role.OWNER, ignored_on_anonymous=True, refuses_anonymous_caller=True),
-    Operation("username", Role.OWNER, refuses_anonymous_caller=True),
-    Operation("contact", Role.OWNER, refuses_anonymous_caller=True),
-    Operation("generate_proxy_passkey", Role.OWNER),
-    Operation("undelete", Role.OWNER),
-)
 
 #: The boolean role columns set by rows 4 and 7-13 (and 16).
 ROLE_FLAGS = frozenset(
