@@ -105,7 +105,7 @@ SAFE_PUT_FIELDS = frozenset(
         "filtered",
     }
 )
-"""PUT body members that set absolute values, so sending them twice changes nothing more (users-api.md §11).
+"""PUT body members that set absolute values: sending them twice changes nothing more (docs/users-api.md §11).
 
 Everything else (``kudos`` and ``monthly_kudos`` are deltas, ``generate_proxy_passkey`` issues a new passkey
 each time, ``undelete`` fails when repeated) makes a PUT unsafe to repeat after an ambiguous failure.
@@ -199,7 +199,7 @@ class Call:
 
 
 def retry_safe(model: BaseAIHordeRequest, json_body: Mapping[str, Any] | None) -> bool:
-    """Whether ``model`` may be sent again after an ambiguous failure (users-api.md §11).
+    """Whether ``model`` may be sent again after an ambiguous failure (docs/users-api.md §11).
 
     Reads are; a DELETE never is (a repeat can wipe the account); a PUT only when every member it sets
     is an absolute value (``SAFE_PUT_FIELDS``).
@@ -618,7 +618,7 @@ def decide(
             return Decision(backoff_delay(retries_done, rng), reason)
         if retry_after > RETRY_AFTER_MAX:
             return STOP
-        # Retry-After is approximate (±1 s, users-api.md §4.6): wait up to one second more.
+        # Retry-After is approximate (±1 s, docs/users-api.md §4.6): wait up to one second more.
         return Decision(retry_after + source.random(), f"{reason} (Retry-After)")
     return STOP
 

@@ -1,4 +1,4 @@
-"""End-to-end behaviour of the sandbox over a real port (users-api.md §2-§9)."""
+"""End-to-end behaviour of the sandbox over a real port (docs/users-api.md §2-§9)."""
 
 from __future__ import annotations
 

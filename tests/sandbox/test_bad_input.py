@@ -4,7 +4,7 @@ Hypothesis generates a few hundred requests per endpoint (``HORDE_USERS_FUZZ_EXA
 arbitrary page/sort queries, arbitrary path text (unicode, percent signs, huge numbers), JSON-ish and raw
 bodies under arbitrary content types, arbitrary ``apikey`` headers, and test-user payloads. Every reply must
 be below 500, JSON, carry the §1.5 headers, and every 4xx must have exactly one of the body shapes of
-users-api.md §3.1 (or §9's for the test-user endpoint). Where the contract pins the answer down (page
+docs/users-api.md §3.1 (or §9's for the test-user endpoint). Where the contract pins the answer down (page
 parsing, the digit check, validation messages, 404 echoes, the order of checks) the exact reply is checked
 too. No reply may contain a user's API key or another secret it was not asked to show.
 """

@@ -1,4 +1,4 @@
-"""The fixed-window limiter behind the sandbox's rate limits (users-api.md §4.6)."""
+"""The fixed-window limiter behind the sandbox's rate limits (docs/users-api.md §4.6)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The setting of examples/README.md: a fresh sandbox with ADMINS ``["peer_admin#1"]``, the test-user endpoint
 on and rate limits on; its 29 users created through ``POST /api/v2/dev/test-user`` in order (ids 1..29).
 Every example is then sent in number order with the owners' real keys and its reply compared with the real
-one: status, ``rc``, message (its stem: the real server's 404 suffix of users-api.md §3.4 and the date in
+one: status, ``rc``, message (its stem: the real server's 404 suffix of docs/users-api.md §3.4 and the date in
 ``CannotWipeActiveUser`` aside), body keys and their order, and the whole body (values and number forms).
 
 What the published exchanges do not make deterministic is compared loosely, each case explained where it
@@ -41,7 +41,7 @@ from tests.sandbox.conftest import postgres_schema_url
 
 
 def _examples_dir() -> Path:
-    """tests/data/examples (a copy of shared/api/examples), or $HORDE_USERS_EXAMPLES_DIR."""
+    """tests/data/examples (real exchanges captured from the AI Horde), or $HORDE_USERS_EXAMPLES_DIR."""
     override = os.environ.get("HORDE_USERS_EXAMPLES_DIR")
     if override:
         return Path(override)
@@ -130,7 +130,7 @@ class NonNegativeInt(Matcher):
 
 @dataclass
 class Rfc822Between(Matcher):
-    """An RFC 822 ``-0000`` date (users-api.md §2.3) within [lo, hi] (Unix seconds, whole-second slack)."""
+    """An RFC 822 ``-0000`` date (docs/users-api.md §2.3) within [lo, hi] (Unix seconds, one second slack)."""
 
     lo: float
     hi: float
@@ -210,7 +210,7 @@ class Sent:
 
     @property
     def bucket(self) -> tuple[tuple[str, ...], int] | None:
-        """The rate-limit bucket (users-api.md §4.6) and its limit; None when the route is not limited."""
+        """The rate-limit bucket (docs/users-api.md §4.6) and its limit; None when a route is not limited."""
         if self.method == "OPTIONS":
             return None
         route = self.path.split("?", 1)[0]

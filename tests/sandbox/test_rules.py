@@ -1,4 +1,4 @@
-"""The sandbox's pure rules, tested directly (users-api.md §2, §4.1, §5, §6, §7, §9, §10)."""
+"""The sandbox's pure rules, tested directly (docs/users-api.md §2, §4.1, §5, §6, §7, §9, §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sanitising and the profanity check (users-api.md §6.4)."""
+"""Sanitising and the profanity check (docs/users-api.md §6.4)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from horde_users.models.base import ContainsMessageResponseMixin, HordeResponseB
 
 
 class RC(str, Enum):
-    """Every `rc` code of the users endpoints (users-api.md §3.3). Match on these, never on messages."""
+    """Every `rc` code of the users endpoints (docs/users-api.md §3.3). Match on these, never on messages."""
 
     UserNotFound = "UserNotFound"
     InvalidAPIKey = "InvalidAPIKey"

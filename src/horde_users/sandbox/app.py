@@ -1,4 +1,4 @@
-"""The sandbox's HTTP application: the users API routes of users-api.md under ``/api``.
+"""The sandbox's HTTP application: the users API routes of docs/users-api.md under ``/api``.
 
 Routes are short: they read the request, ask :mod:`~horde_users.sandbox.rules` what to do, call the
 :class:`~horde_users.sandbox.store.SandboxStore` and render the answer with the SDK's models.
@@ -739,7 +739,7 @@ def create_app(
     app = FastAPI(
         title="horde-users sandbox",
         version=__version__,
-        description="A local stand-in for the AI Horde v2 users API (see users-api.md).",
+        description="A local stand-in for the AI Horde v2 users API (see docs/users-api.md in horde-users).",
         openapi_url="/api/openapi.json",
         docs_url=None,  # FastAPI's Swagger UI page loads its assets from a CDN; the JSON stays
         redoc_url=None,

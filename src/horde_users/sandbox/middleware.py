@@ -2,7 +2,7 @@
 
 One pure ASGI middleware (no ``BaseHTTPMiddleware``): it adds headers to ``http.response.start`` and
 passes every other message through untouched, so streamed responses stay streamed. Per request, in order
-(users-api.md §1.5, §3.1 shape g, §4.6, §10):
+(docs/users-api.md §1.5, §3.1 shape g, §4.6, §10):
 
 0. Fragment: a raw ``#`` in the request target starts a fragment, which a real server never sees (clients
    strip it); everything from it on is dropped, path and query alike, so ``/users/1#x`` is user 1.
@@ -57,7 +57,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 65536
-"""Request bodies over this many bytes answer 413 (sandbox only, users-api.md §3.1 shape g)."""
+"""Request bodies over this many bytes answer 413 (sandbox only, docs/users-api.md §3.1 shape g)."""
 
 MAX_KEY_PART_CHARS = 64
 """An address or path longer than this counts in a bucket named by its digest (IPv6 text is 45 at most)."""
@@ -71,7 +71,7 @@ CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
         b"X-Fields, X-Forwarded-For, Proxied-For, Proxy-Authorization",
     ),
 )
-"""The fixed ``Access-Control-*`` headers of every response (users-api.md §1.5)."""
+"""The fixed ``Access-Control-*`` headers of every response (docs/users-api.md §1.5)."""
 
 _JSON = b"application/json; charset=utf-8"
 _HTML = b"text/html; charset=utf-8"
@@ -84,7 +84,7 @@ _KEPT_ON_503 = frozenset([b"retry-after"])
 
 @dataclass(frozen=True)
 class _Route:
-    """A route of users-api.md §1.1, as the edge sees it."""
+    """A route of docs/users-api.md §1.1, as the edge sees it."""
 
     name: str
     allow: bytes
@@ -161,7 +161,7 @@ def without_fragment(scope: Scope) -> Scope:
 
 
 def client_address(scope: Scope) -> str:
-    """The client address of users-api.md §4.6: the last ``X-Forwarded-For`` entry, else the peer."""
+    """The client address of docs/users-api.md §4.6: the last ``X-Forwarded-For`` entry, else the peer."""
     forwarded = b",".join(value for name, value in scope["headers"] if name == b"x-forwarded-for")
     for entry in reversed(forwarded.split(b",")):
         address = entry.strip()

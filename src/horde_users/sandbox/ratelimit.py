@@ -1,4 +1,4 @@
-"""Fixed-window rate limiting with the real AI Horde's numbers and headers (users-api.md §4.6).
+"""Fixed-window rate limiting with the real AI Horde's numbers and headers (docs/users-api.md §4.6).
 
 A window starts at the first request counted in its bucket (``t0``, a float) and closes at ``t0 + 60``.
 Every request inside the window counts; once ``limit`` requests were counted, the rest of the window is

@@ -1,6 +1,6 @@
 """The sandbox's rules as pure functions over plain data (no I/O).
 
-Who sees what (users-api.md §5), how a user is rendered (§2.5), how a PUT body is validated (§6.2, §10)
+Who sees what (docs/users-api.md §5), how a user is rendered (§2.5), how a PUT body is validated (§6.2, §10)
 and in which order its operations run with which role (§6.3), the DELETE checks (§7) and the
 normalisation of ``page`` and ``sort`` (§4.1).
 """

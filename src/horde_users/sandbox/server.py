@@ -77,7 +77,7 @@ def _server(app: Any, host: str, port: int, limits: ConnectionLimits) -> _Sandbo
         access_log=False,
         lifespan="off",
         # uvloop when installed. The HTTP parser stays h11: httptools refuses methods it does not know
-        # (``FOO``) with its own 400, where the contract answers 405 (users-api.md §3.1 shape f).
+        # (``FOO``) with its own 400, where the contract answers 405 (docs/users-api.md §3.1 shape f).
         # The h11 protocol is uvicorn's, with a request deadline and a connection cap (connections.py).
         loop="auto",
         http=guarded_h11_protocol(guard),

@@ -1,7 +1,7 @@
 """Storage of the sandbox: SQLAlchemy 2 Core, one schema for SQLite and PostgreSQL.
 
 API keys are kept only as the lowercase hex SHA-256 of ``salt + key``; the salt is random, created once
-per database and stored in it (users-api.md §1.4), so keys survive restarts and work in every process.
+per database and stored in it (docs/users-api.md §1.4), so keys survive restarts and work in every process.
 Kudos changes are single SQL ``UPDATE`` statements that apply the floor, so concurrent deltas are never
 lost. Every public method runs in its own transaction, or joins the one :meth:`SandboxStore.transaction`
 opened (the app runs each request in one).
@@ -119,7 +119,7 @@ users = Table(
     Column("contact", Text, nullable=True),
     Column("admin_comment", Text, nullable=True),
     Column("proxy_passkey", Text, nullable=True, index=True),
-    # kudos_details.*: NULL means "never stored" (renders integer 0, users-api.md §2.2)
+    # kudos_details.*: NULL means "never stored" (renders integer 0, docs/users-api.md §2.2)
     *(Column(f"kd_{name}", Double, nullable=True) for name in KUDOS_DETAIL_KEYS),
     # records.*: the same NULL convention; megapixelsteps are floats, the rest counts
     *(

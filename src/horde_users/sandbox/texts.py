@@ -1,4 +1,4 @@
-"""Text handling of the sandbox (users-api.md §6.4): sanitising and the profanity check."""
+"""Text handling of the sandbox (docs/users-api.md §6.4): sanitising and the profanity check."""
 
 from __future__ import annotations
 
