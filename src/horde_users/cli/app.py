@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from horde_users.cli import sandbox, users
+from horde_users.cli import console, sandbox, users
 from horde_users.cli.common import EXIT_USAGE, Settings, err
 
 HELP = (
@@ -71,6 +71,7 @@ app = typer.Typer(
 app.command("whoami")(users.whoami)
 app.add_typer(users.user_app, name="user")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
+app.command("console")(console.console)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,118 @@
+"""How a user's record is shown: grouped rows of label and plain text, secrets reduced to "set"/"none"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from horde_users.models import UserDetailsResponse, UserKudosDetails
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    value: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Group:
+    title: str
+    rows: list[Row]
+
+
+def show(value: Any) -> str:
+    """One value as text: yes/no, numbers without noise, a dash when this view does not include it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def duration(seconds: int | None) -> str:
+    """``account_age`` in the largest sensible unit."""
+    if seconds is None:
+        return "—"
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds // size:,} {unit}"
+    return f"{seconds} seconds"
+
+
+def _count(items: list[Any] | None) -> int | None:
+    return None if items is None else len(items)
+
+
+def user_groups(user: UserDetailsResponse) -> list[Group]:
+    """The privileged view, grouped: identity, roles, kudos, limits, activity (absent fields show —)."""
+    details = user.kudos_details
+    monthly = user.monthly_kudos
+    records = user.records
+    identity = [
+        Row("Username", show(user.username), "username"),
+        Row("Id", show(user.id_), "id"),
+        Row("Account age", duration(user.account_age), "account_age"),
+        Row("Deleted", show(user.deleted), "deleted"),
+        Row("Pseudonymous", show(user.pseudonymous), "pseudonymous"),
+        Row("Contact", show(user.contact), "contact"),
+        Row("Moderators' comment", show(user.admin_comment), "admin_comment"),
+        Row("Shared keys", show(_count(user.sharedkey_ids)), "sharedkeys"),
+        Row("Proxy passkey", "—" if user.proxy_passkey is None else "set (hidden)", "proxy_passkey"),
+    ]
+    roles = [
+        Row(label, show(getattr(user, name)), name)
+        for name, label in (
+            ("moderator", "Moderator"),
+            ("trusted", "Trusted"),
+            ("flagged", "Flagged"),
+            ("customizer", "Customizer"),
+            ("vpn", "VPN"),
+            ("service", "Service account"),
+            ("education", "Education"),
+            ("special", "Special"),
+        )
+    ]
+    kudos = [
+        Row("Kudos", show(user.kudos), "kudos"),
+        Row("Evaluating kudos", show(user.evaluating_kudos), "evaluating_kudos"),
+        Row("Monthly kudos", show(monthly.amount if monthly else None), "monthly_kudos"),
+        Row("Monthly kudos last received", show(monthly.last_received if monthly else None), "last_received"),
+    ]
+    if details is not None:
+        for name in UserKudosDetails.model_fields:
+            kudos.append(Row(f"Kudos {name}", show(getattr(details, name)), f"kudos_{name}"))
+    limits = [
+        Row("Concurrency", show(user.concurrency), "concurrency"),
+        Row("Workers invited", show(user.worker_invited), "worker_invited"),
+        Row("Suspicion records", show(user.suspicious), "suspicious"),
+    ]
+    activity = [
+        Row("Workers", show(user.worker_count), "worker_count"),
+        Row("Styles", show(_count(user.styles)), "styles"),
+    ]
+    if user.active_generations is not None:
+        running = sum(len(ids or []) for ids in user.active_generations.model_dump().values())
+        activity.append(Row("Running generations", show(running), "active_generations"))
+    if records is not None:
+        for kind in ("usage", "contribution"):
+            thing = getattr(records, kind)
+            if thing is not None:
+                activity.append(Row(f"{kind.title()} megapixelsteps", show(thing.megapixelsteps)))
+                activity.append(Row(f"{kind.title()} tokens", show(thing.tokens)))
+        for kind in ("request", "fulfillment"):
+            amounts = getattr(records, kind)
+            if amounts is not None:
+                for media in ("image", "text", "interrogation"):
+                    activity.append(Row(f"{kind.title()}s, {media}", show(getattr(amounts, media))))
+    return [
+        Group("Identity", identity),
+        Group("Roles", roles),
+        Group("Kudos", kudos),
+        Group("Limits", limits),
+        Group("Activity", activity),
+    ]
