@@ -38,7 +38,7 @@ def skip_reason() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return "selenium is not installed (pip install -e '.[dev]')"
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+    for path in (CHROMIUM, CHROMEDRIVER):
         if not (path.is_file() and os.access(path, os.X_OK)):
             return f"{path} is missing (apt-get install chromium chromium-driver; .ci/run does)"
     return None

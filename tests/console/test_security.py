@@ -1,4 +1,4 @@
-"""The console's defences, over real HTTP: login token, session cookie, CSRF, Host check, headers, escaping."""
+"""The console's defences over real HTTP: login token, session cookie, CSRF, Host, headers, escaping."""
 
 from __future__ import annotations
 
@@ -123,7 +123,9 @@ def test_localhost_and_the_ip_both_work(console: ConsoleServer) -> None:
         assert response.status_code == 401  # answered (not 421): it just needs a session
 
 
-def test_every_response_carries_the_security_headers(console: ConsoleServer, browser_client: httpx.Client) -> None:
+def test_every_response_carries_the_security_headers(
+    console: ConsoleServer, browser_client: httpx.Client
+) -> None:
     for path in ("/", "/users/1", "/static/console.css", "/nope"):
         response = browser_client.get(path)
         csp = response.headers["content-security-policy"]
