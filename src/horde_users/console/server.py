@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import threading
 from types import TracebackType
 
@@ -11,7 +12,6 @@ import uvicorn
 from horde_users.console.app import secure_app
 from horde_users.console.context import Console, ConsoleConfig
 from horde_users.console.security import Gatekeeper
-from horde_users.sandbox.server import _bind
 
 
 def is_loopback(host: str) -> bool:
@@ -22,6 +22,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _bind(config: uvicorn.Config) -> socket.socket:
+    """The listening socket, with TCP_NODELAY so small pages are not held back by Nagle's algorithm."""
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class ConsoleServer:
