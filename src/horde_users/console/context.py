@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from horde_users.client import HordeUsers
     from horde_users.models import UserDetailsResponse
+    from horde_users.moderation.index import UserIndex
 
 IDENTITY_TTL = 60.0
 """Seconds the key's own record is reused before it is read again."""
@@ -50,6 +51,7 @@ class Console:
         self._lock = threading.Lock()
         self._client: HordeUsers | None = None
         self._engine: Engine | None = None
+        self._index: UserIndex | None = None
         self._me: UserDetailsResponse | None = None
         self._me_read_at = 0.0
 
@@ -77,6 +79,17 @@ class Console:
 
                 self._engine = open_database(self.config.database)
             return self._engine
+
+    @property
+    def index(self) -> UserIndex:
+        """The local user index in the moderation database (its tables created on first use)."""
+        engine = self.engine
+        with self._lock:
+            if self._index is None:
+                from horde_users.moderation.index import UserIndex
+
+                self._index = UserIndex(engine)
+            return self._index
 
     def me(self, *, fresh: bool = False) -> UserDetailsResponse:
         """The key's own account (``find_user``), re-read at most once a minute unless ``fresh``."""
