@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from horde_users.cli import console, sandbox, users
+from horde_users.cli import console, find, index, sandbox, users
 from horde_users.cli.common import EXIT_USAGE, Settings, err
 
 HELP = (
@@ -69,7 +69,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("whoami")(users.whoami)
+users.user_app.command("find")(find.find)
 app.add_typer(users.user_app, name="user")
+app.add_typer(index.index_app, name="index")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
 app.command("console")(console.console)
 

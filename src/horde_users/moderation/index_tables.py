@@ -1,0 +1,102 @@
+"""The index's tables: one row per listed user, and one row per sync run (the resumable checkpoint).
+
+Times are UTC Unix seconds (floats), so age filters are plain number comparisons on every database.
+``public_json`` is the user as the list sent it; ``details_json`` the moderator's view, when fetched.
+On SQLite a trigram FTS5 table (:data:`NAMES_FTS`) mirrors ``name_lower`` for fast fragment search.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    Table,
+    Text,
+    text,
+)
+
+from horde_users.moderation.database import ensure_tables, metadata
+
+ROLE_COLUMNS = (
+    "moderator",
+    "trusted",
+    "flagged",
+    "service",
+    "education",
+    "customizer",
+    "deleted",
+    "pseudonymous",
+)
+"""The public boolean fields of a listed user, each stored in a column of its own."""
+
+NAMES_FTS = "index_user_names"
+"""SQLite only: the FTS5 trigram table over ``index_users.name_lower`` (rowid = user id)."""
+
+index_users = Table(
+    "index_users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_lower", Text, nullable=False),
+    Column("kudos", Float, nullable=False),
+    Column("concurrency", Integer),
+    Column("worker_count", Integer, nullable=False),
+    *(Column(name, Boolean, nullable=False) for name in ROLE_COLUMNS),
+    Column("account_age", BigInteger),
+    Column("created_at", Float),
+    Column("public_json", Text, nullable=False),
+    Column("listed_at", Float, nullable=False),
+    Column("seen_in_run", Integer, nullable=False),
+    Column("gone", Boolean, nullable=False, default=False),
+    Column("gone_since", Float),
+    Column("details_json", Text),
+    Column("details_at", Float),
+    Column("suspicious", Integer),
+    Index("ix_index_users_kudos", "kudos"),
+    Index("ix_index_users_created_at", "created_at"),
+    Index("ix_index_users_name_lower", "name_lower"),
+    Index("ix_index_users_worker_count", "worker_count"),
+    Index("ix_index_users_seen_in_run", "seen_in_run"),
+    *(Index(f"ix_index_users_{name}", name) for name in ROLE_COLUMNS),
+)
+"""One row per user the list has shown (users that left it stay, marked ``gone``)."""
+
+index_sync_runs = Table(
+    "index_sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("next_page", Integer, nullable=False),
+    Column("pages_done", Integer, nullable=False, default=0),
+    Column("users_seen", Integer, nullable=False, default=0),
+    Column("gone_marked", Integer),
+    Column("reached_page_limit", Boolean, nullable=False, default=False),
+)
+"""Sync runs; the unfinished one (``finished_at`` NULL) is the checkpoint a new sync resumes from."""
+
+
+def create_index_tables(engine: Engine) -> None:
+    """Create the index's tables (and, on SQLite, the trigram name table) when missing."""
+    ensure_tables(engine, index_users, index_sync_runs)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {NAMES_FTS} "
+                    "USING fts5(name_lower, tokenize='trigram case_sensitive 1', detail='none')"
+                )
+            )
+
+
+def uses_fts(conn: Connection | Engine) -> bool:
+    """Whether fragment search can use the trigram table (SQLite)."""
+    return conn.dialect.name == "sqlite"
