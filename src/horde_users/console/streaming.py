@@ -6,6 +6,7 @@ the browser goes away the writer's next write raises, so the thread ends instead
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -66,10 +67,8 @@ def stream_export(write: Callable[[Any], Any]) -> Iterator[bytes]:
             return
         except BaseException as exc:  # shown as a truncated download; the console logs nothing of it
             failure.append(exc)
-        try:
+        with contextlib.suppress(_Aborted):
             writer._put(_DONE)
-        except _Aborted:
-            pass
 
     thread = threading.Thread(target=run, name="console-export", daemon=True)
     thread.start()
