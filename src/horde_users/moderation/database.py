@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -71,10 +71,20 @@ def open_database(url: str | None = None) -> Engine:
     return engine
 
 
+_CREATE_LOCK = 0x686F726465  # "horde": one PostgreSQL advisory lock serialises table creation
+
+
 def ensure_tables(engine: Engine, *tables: Table) -> None:
-    """Create ``tables`` (declared on :data:`metadata`) when they do not exist yet."""
+    """Create ``tables`` (declared on :data:`metadata`) when they do not exist yet.
+
+    On PostgreSQL two moderators starting at once would race on ``CREATE TABLE`` (its check-then-create
+    is not atomic), so creation holds a transaction-scoped advisory lock.
+    """
     try:
-        metadata.create_all(engine, tables=list(tables))
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+            metadata.create_all(conn, tables=list(tables))
     except SQLAlchemyError as error:
         raise DatabaseError(f"cannot create the moderation tables: {error.__class__.__name__}") from error
 
