@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from horde_users.client import HordeUsers
     from horde_users.models import UserDetailsResponse
+    from horde_users.moderation.changes import Actor
     from horde_users.moderation.index import UserIndex
+    from horde_users.moderation.journal import Journal
 
 IDENTITY_TTL = 60.0
 """Seconds the key's own record is reused before it is read again."""
@@ -52,6 +54,7 @@ class Console:
         self._client: HordeUsers | None = None
         self._engine: Engine | None = None
         self._index: UserIndex | None = None
+        self._journal: Journal | None = None
         self._me: UserDetailsResponse | None = None
         self._me_read_at = 0.0
 
@@ -90,6 +93,24 @@ class Console:
 
                 self._index = UserIndex(engine)
             return self._index
+
+    @property
+    def journal(self) -> Journal:
+        """The journal of changes in the moderation database (its table created on first use)."""
+        engine = self.engine
+        with self._lock:
+            if self._journal is None:
+                from horde_users.moderation.journal import Journal
+
+                self._journal = Journal(engine)
+            return self._journal
+
+    def actor(self) -> Actor:
+        """Who the journal names for changes made here: the key's own account."""
+        from horde_users.moderation.changes import Actor
+
+        me = self.me()
+        return Actor(id=me.id_ or 0, name=me.username or f"#{me.id_}", moderator=bool(me.moderator))
 
     def me(self, *, fresh: bool = False) -> UserDetailsResponse:
         """The key's own account (``find_user``), re-read at most once a minute unless ``fresh``."""

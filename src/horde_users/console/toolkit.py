@@ -16,8 +16,11 @@ from horde_users.console.jobs import Job
 from horde_users.console.streaming import stream_export
 
 if TYPE_CHECKING:
+    from horde_users.errors import HordeError
     from horde_users.moderation.filters import Filters
     from horde_users.moderation.index import IndexedUser, IndexState, UserIndex
+    from horde_users.moderation.journal import Action, JournalEntry
+    from horde_users.moderation.undo import UndoPlan
 
 STATE_TTL = 10.0
 """Seconds the index summary (size, last sync) is reused: it counts rows, the pages must stay fast."""
@@ -158,30 +161,61 @@ def start_sync(console: Console) -> Job:
 
 @dataclass
 class Outcome:
-    """What a change did: the server's echo, and the journal entry that records it (when journaled)."""
+    """What a journaled change did: its entry, and the server's refusal when there was one."""
 
-    reply: dict[str, Any]
-    entry_id: int | None = None
-
-
-def modify_user(console: Console, user_id: int, changes: dict[str, Any], reason: str) -> Outcome:
-    """Send ``changes`` to one user, journaled with ``reason``."""
-    reply = console.client.modify_user(user_id, **changes)
-    return Outcome(reply=reply.model_dump(exclude_none=True))
+    entry: JournalEntry
+    error: HordeError | None = None
 
 
-def delete_user(console: Console, user_id: int, reason: str) -> Outcome:
-    """Soft-delete one user, journaled with ``reason``."""
-    console.client.delete_user(user_id)
-    return Outcome(reply={"deleted": True})
+def send_change(
+    console: Console, user_id: int, action: Action, changes: dict[str, Any] | None, reason: str
+) -> Outcome:
+    """Modify, delete or undelete one user, journaled with ``reason`` (the library does every step)."""
+    from horde_users.moderation.changes import send_change as send
+
+    result = send(
+        console.client,
+        console.journal,
+        user_id,
+        action,
+        changes,
+        reason=reason,
+        actor=console.actor(),
+    )
+    return Outcome(entry=result.entry, error=result.error)
 
 
-def undelete_user(console: Console, user_id: int, reason: str) -> Outcome:
-    """Restore a soft-deleted user, journaled with ``reason``."""
-    reply = console.client.undelete_user(user_id)
-    return Outcome(reply=reply.model_dump(exclude_none=True))
-
-
-def journal_for_user(console: Console, user_id: int, limit: int = 20) -> list[Any]:
+def journal_for_user(console: Console, user_id: int, limit: int = 20) -> list[JournalEntry]:
     """The latest journal entries about one user."""
+    return console.journal.list(user=user_id, limit=limit)
+
+
+# -- undo -----------------------------------------------------------------------------------------
+
+
+def plan_undo(console: Console, entry_id: int) -> UndoPlan:
+    """What undoing an entry would send, checked against the account now (nothing is sent)."""
+    from horde_users.moderation.undo import plan_undo as plan
+
+    return plan(console.journal, console.client, entry_id)
+
+
+def undo_sends(plan: UndoPlan) -> list[tuple[str, str]]:
+    """The undo's request as (field, value to set) pairs, or the action alone for delete/undelete."""
+    from horde_users.console.views import show
+
+    if plan.action == "modify":
+        return [(name, show(value)) for name, value in plan.changes.items()]
+    if plan.action in ("delete", "undelete"):
+        return [("deleted", "yes" if plan.action == "delete" else "no")]
     return []
+
+
+def undo(console: Console, entry_id: int, reason: str, force: bool) -> JournalEntry:
+    """Undo an entry, re-planned now, journaled as a new entry; :class:`UndoRefused` if it may not."""
+    from horde_users.moderation.undo import apply_undo
+
+    plan = plan_undo(console, entry_id)
+    return apply_undo(
+        console.client, console.journal, plan, reason=reason, force=force, actor=console.actor()
+    )

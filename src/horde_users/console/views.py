@@ -116,3 +116,91 @@ def user_groups(user: UserDetailsResponse) -> list[Group]:
         Group("Limits", limits),
         Group("Activity", activity),
     ]
+
+
+# -- journal entries --------------------------------------------------------------------------------
+
+_VIEW_KEYS = {"reset_suspicion": "suspicious", "undelete": "deleted", "monthly_kudos": "monthly_kudos"}
+"""The view member that shows a change's effect, where it is not the change's own name."""
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One journal entry as the tables show it."""
+
+    id: int
+    when: str
+    when_iso: str
+    user_id: int
+    user_label: str
+    actor: str
+    action: str
+    diff: list[Change]
+    status: str
+    problem: str
+    reason: str
+    undoes: int | None
+    undoable: bool
+    bulk: bool
+
+
+def _view_value(view: dict[str, Any] | None, name: str) -> Any:
+    if view is None:
+        return None
+    value = view.get(_VIEW_KEYS.get(name, name))
+    if name == "monthly_kudos" and isinstance(value, dict):
+        return value.get("amount")
+    return value
+
+
+def entry_diff(entry: Any) -> list[Change]:
+    """What an entry changed: each field's value before and after (as read around the change)."""
+    if entry.action in ("delete", "undelete"):
+        after = _view_value(entry.after, "deleted")
+        if entry.action == "delete" and entry.after is None and entry.outcome == "done":
+            return [Change("deleted", show(_view_value(entry.before, "deleted")), "wiped")]
+        return [Change("deleted", show(_view_value(entry.before, "deleted")), show(after))]
+    changes: list[Change] = []
+    for name, sent in (entry.changes or {}).items():
+        before = _view_value(entry.before, name)
+        after = _view_value(entry.after, name) if entry.after is not None else None
+        if name in ("kudos", "monthly_kudos") or after is None:
+            label = f"{name} (sent {show(sent)})" if name in ("kudos", "monthly_kudos") else name
+            changes.append(Change(label, show(before), show(after if after is not None else sent)))
+        else:
+            changes.append(Change(name, show(before), show(after)))
+    return changes
+
+
+def entry_rows(entries: list[Any], undone: set[int] | None = None) -> list[EntryRow]:
+    """Journal entries for a table; ``undone`` holds the ids that an undo already reversed."""
+    rows = []
+    for entry in entries:
+        error = entry.error or {}
+        problem = " ".join(str(part) for part in (error.get("rc"), error.get("message")) if part)
+        rows.append(
+            EntryRow(
+                id=entry.id,
+                when=entry.time.strftime("%Y-%m-%d %H:%M:%S"),
+                when_iso=entry.time.isoformat(),
+                user_id=entry.user_id,
+                user_label=entry.user_name or f"#{entry.user_id}",
+                actor=entry.actor,
+                action=entry.action,
+                diff=entry_diff(entry),
+                status=entry.outcome,
+                problem=problem,
+                reason=entry.reason or "",
+                undoes=entry.undoes,
+                undoable=entry.outcome == "done" and entry.id not in (undone or set()),
+                bulk=entry.bulk_key is not None,
+            )
+        )
+    return rows

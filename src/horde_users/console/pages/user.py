@@ -24,7 +24,7 @@ from horde_users.console.fields import (
     encode_changes,
     parse_changes,
 )
-from horde_users.console.views import show, user_groups
+from horde_users.console.views import entry_rows, show, user_groups
 from horde_users.console.web import console_of, render, require_csrf
 from horde_users.models import UserDetailsResponse
 
@@ -86,7 +86,7 @@ def user_page(request: Request, user_id: str, done: str = "") -> HTMLResponse:
         fields = _editable(console, user)
     except Exception as exc:
         return _failure(request, console, exc, uid)
-    return _user_view(request, console, user, fields, done=done)
+    return _user_view(request, console, user, fields, done=done if done.isdigit() else "")
 
 
 def _user_view(
@@ -115,7 +115,7 @@ def _user_view(
             "form": form or {},
             "errors": errors or [],
             "done": done,
-            "entries": toolkit.journal_for_user(console, uid),
+            "entries": entry_rows(toolkit.journal_for_user(console, uid)),
             "can_delete": bool(me and (me.moderator or me.id_ == uid)) and not user.deleted,
             "can_undelete": bool(me and (me.moderator or me.id_ == uid)) and bool(user.deleted),
             "reason_min": REASON_MIN,
@@ -210,21 +210,29 @@ def _apply(request: Request, user_id: str, form: dict[str, Any]) -> Response:
     try:
         user = _load(console, uid)
         fields = _editable(console, user)
+        changes: dict[str, Any] | None = None
         if action == "modify":
             changes = parse_changes(form, user, fields)
             if not changes:
                 return _review(request, user_id, form)
-            outcome = toolkit.modify_user(console, uid, changes, reason)
-        elif action == "delete":
-            outcome = toolkit.delete_user(console, uid, reason)
-        else:
-            outcome = toolkit.undelete_user(console, uid, reason)
+        outcome = toolkit.send_change(console, uid, action, changes, reason)
     except FormError:
         return _review(request, user_id, form)
     except Exception as exc:
         return _failure(request, console, exc, uid)
-    done = f"entry-{outcome.entry_id}" if outcome.entry_id is not None else action
-    return RedirectResponse(f"/users/{uid}?done={done}", status_code=303)
+    if outcome.error is not None:
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "Not applied" if outcome.entry.outcome == "refused" else "Outcome unknown",
+                "text": f"{describe_error(console, outcome.error)} (journal entry #{outcome.entry.id}).",
+                "tone": "error",
+                "back": f"/users/{uid}",
+            },
+            status_code=409 if outcome.entry.outcome == "refused" else 504,
+        )
+    return RedirectResponse(f"/users/{uid}?done={outcome.entry.id}", status_code=303)
 
 
 async def _run_sync(
