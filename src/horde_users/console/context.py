@@ -6,9 +6,12 @@ template, a URL or a log line. Pages reach it through ``request.app.state.consol
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from horde_users.console.jobs import Jobs
@@ -55,6 +58,7 @@ class Console:
         self._engine: Engine | None = None
         self._index: UserIndex | None = None
         self._journal: Journal | None = None
+        self._uploads: Path | None = None
         self._me: UserDetailsResponse | None = None
         self._me_read_at = 0.0
 
@@ -105,6 +109,14 @@ class Console:
                 self._journal = Journal(engine)
             return self._journal
 
+    @property
+    def uploads(self) -> Path:
+        """A private folder (mode 0700) for uploaded bulk files, removed when the console closes."""
+        with self._lock:
+            if self._uploads is None:
+                self._uploads = Path(tempfile.mkdtemp(prefix="horde-console-uploads-"))
+            return self._uploads
+
     def actor(self) -> Actor:
         """Who the journal names for changes made here: the key's own account."""
         from horde_users.moderation.changes import Actor
@@ -138,6 +150,9 @@ class Console:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+            if self._uploads is not None:
+                shutil.rmtree(self._uploads, ignore_errors=True)
+                self._uploads = None
 
 
 def describe_error(console: Console, exc: BaseException) -> str:

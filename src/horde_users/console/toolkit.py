@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from horde_users.console.context import Console, describe_error
@@ -17,6 +18,7 @@ from horde_users.console.streaming import stream_export
 
 if TYPE_CHECKING:
     from horde_users.errors import HordeError
+    from horde_users.moderation.bulk import BulkPlan, BulkReport
     from horde_users.moderation.filters import Filters
     from horde_users.moderation.index import IndexedUser, IndexState, UserIndex
     from horde_users.moderation.journal import Action, JournalEntry
@@ -219,3 +221,114 @@ def undo(console: Console, entry_id: int, reason: str, force: bool) -> JournalEn
     return apply_undo(
         console.client, console.journal, plan, reason=reason, force=force, actor=console.actor()
     )
+
+
+# -- bulk -----------------------------------------------------------------------------------------
+
+BULK_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
+
+
+@dataclass
+class CheckedFile:
+    """An uploaded bulk file after checking: every error, or the plan to apply."""
+
+    upload_id: str
+    errors: list[str]
+    plan: BulkPlan | None
+
+    @property
+    def ready(self) -> bool:
+        return self.plan is not None and not self.errors
+
+
+def check_bulk(console: Console, filename: str, data: bytes, reason: str) -> CheckedFile:
+    """Keep the upload, validate every row, and plan it against the journal (nothing is sent)."""
+    import secrets
+
+    from horde_users.moderation.bulk import load_bulk_file, plan_bulk
+
+    suffix = next((s for s in BULK_SUFFIXES if filename.lower().endswith(s)), ".txt")
+    upload_id = secrets.token_hex(12)
+    path = console.uploads / f"{upload_id}{suffix}"
+    path.write_bytes(data)
+    file = load_bulk_file(path)
+    if file.errors:
+        return CheckedFile(upload_id, list(file.errors), None)
+    plan = plan_bulk(console.client, console.journal, file, reason=reason or None)
+    return CheckedFile(upload_id, list(plan.errors), plan)
+
+
+def _upload_path(console: Console, upload_id: str) -> Path:
+    if not (upload_id.isalnum() and len(upload_id) == 24):
+        raise InputError("unknown upload: check the file again")
+    for suffix in (*BULK_SUFFIXES, ".txt"):
+        path = console.uploads / f"{upload_id}{suffix}"
+        if path.is_file():
+            return path
+    raise InputError("unknown upload: check the file again")
+
+
+def start_bulk(console: Console, upload_id: str, reason: str) -> Job:
+    """Re-check the uploaded file and send its rows in a background job, paced and journaled."""
+    from horde_users.moderation.bulk import RowResult, apply_bulk, load_bulk_file, plan_bulk
+
+    file = load_bulk_file(_upload_path(console, upload_id))
+    if file.errors:
+        raise InputError("the file has errors: " + "; ".join(file.errors))
+    plan = plan_bulk(console.client, console.journal, file, reason=reason or None)
+    if plan.errors:
+        raise InputError("; ".join(plan.errors))
+
+    def work(job: Job) -> Any:
+        done: list[RowResult] = []
+
+        def progress(result: RowResult) -> None:
+            done.append(result)
+            job.report(len(done), len(plan.rows), f"row {result.row.row.number}: {result.outcome}")
+            if job.stop_requested.is_set():
+                raise InterruptedError("the console is stopping")
+
+        report = apply_bulk(console.client, console.journal, plan, progress=progress)
+        job.message = report.summary() + (f"; stopped: {report.stopped}" if report.stopped else "")
+        return report
+
+    title = f"Bulk run of {len(plan.to_send)} row{'s' if len(plan.to_send) != 1 else ''}"
+    return console.jobs.start("bulk", title, work, lambda exc: describe_error(console, exc))
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    number: int
+    user_id: int
+    changes: str
+    outcome: str
+    entry_id: int | None
+    message: str
+
+
+def bulk_report_rows(report: BulkReport | None) -> list[ReportRow]:
+    """A finished run's rows for the report table."""
+    if report is None:
+        return []
+    rows = []
+    for result in report.results:
+        error = result.error or {}
+        problem = " ".join(str(p) for p in (error.get("rc"), error.get("message")) if p)
+        rows.append(
+            ReportRow(
+                number=result.row.row.number,
+                user_id=result.row.row.user_id,
+                changes=describe_changes(result.row.row.changes),
+                outcome=result.outcome,
+                entry_id=result.entry.id if result.entry is not None else None,
+                message=problem or result.message,
+            )
+        )
+    return rows
+
+
+def describe_changes(changes: Mapping[str, Any]) -> str:
+    """``trusted: yes, concurrency: 40`` for a table cell."""
+    from horde_users.console.views import show
+
+    return ", ".join(f"{name}: {show(value)}" for name, value in changes.items())

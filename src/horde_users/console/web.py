@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from horde_users.console.context import Console
 from horde_users.console.security import CSRF_FIELD, SAFE_METHODS, Session
+from horde_users.console.views import show
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(
@@ -28,6 +29,8 @@ TEMPLATES = Jinja2Templates(
         lstrip_blocks=True,
     )
 )
+
+TEMPLATES.env.globals["show"] = show
 
 
 class NotLoggedIn(Exception):
