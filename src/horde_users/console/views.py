@@ -38,10 +38,11 @@ def duration(seconds: int | None) -> str:
     """``account_age`` in the largest sensible unit."""
     if seconds is None:
         return "—"
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= size:
-            return f"{seconds // size:,} {unit}"
-    return f"{seconds} seconds"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size or unit == "second":
+            count = seconds // size
+            return f"{count:,} {unit}{'' if count == 1 else 's'}"
+    return "—"  # unreachable: the loop always returns
 
 
 def _count(items: list[Any] | None) -> int | None:

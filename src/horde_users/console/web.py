@@ -100,12 +100,22 @@ def render(
         "request": request,
         "csrf_field": CSRF_FIELD,
         "csrf_token": session.csrf_token if session else "",
-        "me": console.cached_me(),
+        "me": _me(console),
         "admin": console.config.admin,
         "section": "",
     }
     values.update(context or {})
     return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code)
+
+
+def _me(console: Console) -> Any:
+    """The key's account for the page header (None when the server cannot be reached right now)."""
+    from horde_users.errors import HordeError
+
+    try:
+        return console.me()
+    except HordeError:
+        return None
 
 
 def query_with(request: Request, **changes: Any) -> str:

@@ -139,6 +139,7 @@ def search_page(request: Request) -> HTMLResponse:
             "role_filters": ROLE_FILTERS,
             "sorts": SORTS,
             "columns": sort_columns(request, form),
+            "filters_active": any(form.values[name] for name in toolkit.SEARCH_PARAMS if name != "q"),
             "page_sizes": PAGE_SIZES,
             "query_with": lambda **changes: query_with(request, **changes),
             "now": time.time(),

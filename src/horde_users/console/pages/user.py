@@ -110,7 +110,7 @@ def _user_view(
             "section": "search",
             "user": user,
             "groups": user_groups(user),
-            "fields": [(f, current_value(user, f.name)) for f in fields],
+            "field_groups": _field_groups(user, fields),
             "show": show,
             "form": form or {},
             "errors": errors or [],
@@ -122,6 +122,17 @@ def _user_view(
         },
         status_code=status_code,
     )
+
+
+def _field_groups(
+    user: UserDetailsResponse, fields: list[EditableField]
+) -> list[tuple[str, list[tuple[EditableField, Any]]]]:
+    """The form's fields in fieldsets: roles, numbers, texts (empty ones left out)."""
+    groups: dict[str, list[tuple[EditableField, Any]]] = {"Roles": [], "Limits and kudos": [], "Texts": []}
+    for item in fields:
+        title = "Roles" if item.kind == "bool" else "Texts" if item.kind == "text" else "Limits and kudos"
+        groups[title].append((item, current_value(user, item.name)))
+    return [(title, items) for title, items in groups.items() if items]
 
 
 def _not_found(request: Request) -> HTMLResponse:
