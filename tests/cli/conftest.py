@@ -6,8 +6,10 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,13 +66,19 @@ def fresh(seeded: Seeded) -> Callable[..., SeededUser]:
 class Cli:
     """Runs the real typer app in-process against a URL, with an API key in the environment."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, database: str | None = None) -> None:
         self.url = url
+        self.database = database
         self.runner = CliRunner()
         self.outputs: list[str] = []
 
     def __call__(self, *args: str, key: str | None = None, input: str | None = None, **env: str) -> Result:
-        environment: dict[str, str | None] = {"AI_HORDE_URL": self.url, "AI_HORDE_API_KEY": key, **env}
+        environment: dict[str, str | None] = {
+            "AI_HORDE_URL": self.url,
+            "AI_HORDE_API_KEY": key,
+            "HORDE_USERS_DATABASE": self.database,
+            **env,
+        }
         result = self.runner.invoke(app, list(args), env=environment, input=input)
         self.outputs.append(result.stdout + result.stderr)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -79,9 +87,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli(seeded: Seeded) -> Iterator[Cli]:
-    """The CLI against the module's sandbox; afterwards, no output may contain any seeded key."""
-    runner = Cli(seeded.url)
+def cli(seeded: Seeded, tmp_path: Path) -> Iterator[Cli]:
+    """The CLI against the module's sandbox, journaling to a fresh file; no output may show a seeded key."""
+    runner = Cli(seeded.url, database=str(tmp_path / "journal.db"))
     yield runner
     for output in runner.outputs:
         for key in seeded.all_keys():
@@ -100,17 +108,31 @@ def one_error_line(result: Result) -> str:
 
 
 class CannedServer:
-    """Answers every request with one fixed status, headers and body (for 429, 5xx, HTML pages)."""
+    """Answers every request with one fixed status, headers and body (for 429, 5xx, HTML pages).
 
-    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+    With ``reads``, a GET is answered 200 with that JSON instead (a user record, so that a journaled
+    change gets as far as sending), and only changes meet the canned answer, after ``delay`` seconds.
+    """
+
+    def __init__(
+        self, status: int, body: bytes, headers: dict[str, str], reads: Any = None, delay: float = 0.0
+    ) -> None:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _reply(self) -> None:
-                outer.requests += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
+                if reads is not None and self.command == "GET":
+                    self._send(200, json.dumps(reads).encode(), {"Content-Type": "application/json"})
+                    return
+                outer.requests += 1
+                if delay:
+                    time.sleep(delay)
+                self._send(status, body, headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -139,10 +161,12 @@ class CannedServer:
 def canned() -> Iterator[Callable[..., CannedServer]]:
     servers: list[CannedServer] = []
 
-    def start(status: int, body: Any, headers: dict[str, str] | None = None) -> CannedServer:
+    def start(
+        status: int, body: Any, headers: dict[str, str] | None = None, reads: Any = None, delay: float = 0.0
+    ) -> CannedServer:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         content_type = "text/html" if isinstance(body, bytes) else "application/json"
-        server = CannedServer(status, raw, {"Content-Type": content_type, **(headers or {})})
+        server = CannedServer(status, raw, {"Content-Type": content_type, **(headers or {})}, reads, delay)
         servers.append(server)
         return server
 

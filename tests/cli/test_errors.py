@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from tests.cli.conftest import CannedServer, Cli, Seeded, one_error_line
 
+USER_3 = {"username": "canned#3", "id": 3}
+"""What a canned server answers to reads: the key's own account, so a change needs no reason."""
+
 # --- 1: the server refused ---------------------------------------------------------------------------
 
 
@@ -39,7 +42,7 @@ def test_validation_error_without_rc_shows_the_field(cli: Cli, canned: Callable[
         "errors": {"concurrency": "501 is greater than the maximum of 500"},
         "message": "Input payload validation failed",
     }
-    server = canned(400, body)
+    server = canned(400, body, reads=USER_3)
     result = cli("user", "modify", "3", "--concurrency", "5", AI_HORDE_URL=server.url, key="k" * 22)
     assert result.exit_code == 1
     assert one_error_line(result) == "error: 400: concurrency: 501 is greater than the maximum of 500"
@@ -99,9 +102,12 @@ def test_timeout_is_exit_3(cli: Cli, silent_url: str) -> None:
     assert one_error_line(result).startswith("error: timed out")
 
 
-def test_timeout_on_a_kudos_change_is_an_unknown_outcome(cli: Cli, silent_url: str) -> None:
+def test_timeout_on_a_kudos_change_is_an_unknown_outcome(
+    cli: Cli, canned: Callable[..., CannedServer]
+) -> None:
     key = "secretsecretsecret1234"
-    result = cli("--timeout", "0.3", "user", "modify", "3", "--kudos", "5", AI_HORDE_URL=silent_url, key=key)
+    server = canned(200, {"new_kudos": 5.0}, reads=USER_3, delay=2)  # reads answer, the change never does
+    result = cli("--timeout", "0.3", "user", "modify", "3", "--kudos", "5", AI_HORDE_URL=server.url, key=key)
     assert result.exit_code == 3
     assert one_error_line(result).startswith("error: outcome unknown")
     assert "user show 3" in result.stderr  # says what to check
@@ -109,7 +115,7 @@ def test_timeout_on_a_kudos_change_is_an_unknown_outcome(cli: Cli, silent_url: s
 
 
 def test_bad_gateway_on_delete_is_an_unknown_outcome(cli: Cli, canned: Callable[..., CannedServer]) -> None:
-    server = canned(502, b"<html>Bad Gateway</html>")
+    server = canned(502, b"<html>Bad Gateway</html>", reads=USER_3)
     result = cli("user", "delete", "3", "--yes", AI_HORDE_URL=server.url, key="k" * 22)
     assert result.exit_code == 3
     assert one_error_line(result).startswith("error: outcome unknown")
@@ -143,7 +149,7 @@ def test_key_given_as_an_option_never_appears_in_errors(cli: Cli, closed_url: st
 
 def test_a_server_message_echoing_the_key_is_redacted(cli: Cli, canned: Callable[..., CannedServer]) -> None:
     key = "echoedsecretkey1234567"
-    server = canned(403, {"message": f"key {key} may not do this", "rc": "NotModerator"})
+    server = canned(403, {"message": f"key {key} may not do this", "rc": "NotModerator"}, reads=USER_3)
     result = cli("--api-key", key, "user", "modify", "3", "--trusted", AI_HORDE_URL=server.url)
     assert result.exit_code == 1
     assert one_error_line(result) == "error: NotModerator (403): key <redacted> may not do this"

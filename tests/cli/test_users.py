@@ -147,7 +147,15 @@ def test_moderator_trusts_a_user_and_sees_what_changed(
 ) -> None:
     user = fresh()
     result = cli(
-        "user", "modify", str(user.id), "--trusted", "--concurrency", "40", key=seeded.moderator.api_key
+        "user",
+        "modify",
+        str(user.id),
+        "--trusted",
+        "--concurrency",
+        "40",
+        "--reason",
+        "test",
+        key=seeded.moderator.api_key,
     )
     assert result.exit_code == 0, result.stderr
     assert f"Changed user {user.id}" in result.stdout
@@ -161,7 +169,17 @@ def test_admin_grants_kudos_json_parses_into_modify_response(
     cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]
 ) -> None:
     user = fresh(kudos=100)
-    result = cli("--json", "user", "modify", str(user.id), "--kudos", "50", key=seeded.admin.api_key)
+    result = cli(
+        "--json",
+        "user",
+        "modify",
+        str(user.id),
+        "--kudos",
+        "50",
+        "--reason",
+        "test",
+        key=seeded.admin.api_key,
+    )
     assert result.exit_code == 0, result.stderr
     reply = ModifyUserResponse.model_validate(json.loads(result.stdout))
     assert reply.new_kudos == 150.0
@@ -169,7 +187,17 @@ def test_admin_grants_kudos_json_parses_into_modify_response(
 
 def test_negative_kudos_delta_is_accepted(cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]) -> None:
     user = fresh(kudos=1000)
-    result = cli("--json", "user", "modify", str(user.id), "--kudos", "-100", key=seeded.admin.api_key)
+    result = cli(
+        "--json",
+        "user",
+        "modify",
+        str(user.id),
+        "--kudos",
+        "-100",
+        "--reason",
+        "test",
+        key=seeded.admin.api_key,
+    )
     assert json.loads(result.stdout) == {"new_kudos": 900.0}
 
 
@@ -185,7 +213,7 @@ def test_every_modify_option_reaches_the_server(
         "--moderator", "--concurrency", "50", "--worker-invited", "2",
         "--no-trusted", "--flagged", "--customizer", "--vpn", "--no-service", "--education", "--special",
         "--reset-suspicion", "--admin-comment", "watch this one", "--public-workers",
-        "--username", "renamed", "--contact", "mail@example.org",
+        "--username", "renamed", "--contact", "mail@example.org", "--reason", "test",
     ]  # fmt: skip
     result = cli(*args, key=boss.api_key)
     assert result.exit_code == 0, result.stderr
@@ -217,14 +245,18 @@ def test_owner_generates_a_proxy_passkey_printed_once(cli: Cli, seeded: Seeded) 
 
 
 def test_ordinary_user_moderator_action_is_refused_with_exit_1(cli: Cli, seeded: Seeded) -> None:
-    result = cli("user", "modify", str(seeded.bob.id), "--flagged", key=seeded.alice.api_key)
+    result = cli(
+        "user", "modify", str(seeded.bob.id), "--flagged", "--reason", "test", key=seeded.alice.api_key
+    )
     assert result.exit_code == 1
     assert one_error_line(result) == "error: NotModerator (403): You're not a mod. BTFO!"
     assert result.stdout == ""
 
 
 def test_moderator_granting_kudos_gets_not_admin(cli: Cli, seeded: Seeded) -> None:
-    result = cli("user", "modify", str(seeded.bob.id), "--kudos", "5", key=seeded.moderator.api_key)
+    result = cli(
+        "user", "modify", str(seeded.bob.id), "--kudos", "5", "--reason", "test", key=seeded.moderator.api_key
+    )
     assert result.exit_code == 1
     assert one_error_line(result).startswith("error: NotAdmin (403): ")
 
@@ -234,7 +266,15 @@ def test_partial_change_refusal_hints_to_check(
 ) -> None:
     user = fresh()
     result = cli(
-        "user", "modify", str(user.id), "--trusted", "--username", "x" * 31, key=seeded.moderator.api_key
+        "user",
+        "modify",
+        str(user.id),
+        "--trusted",
+        "--username",
+        "x" * 31,
+        "--reason",
+        "test",
+        key=seeded.moderator.api_key,
     )
     assert result.exit_code == 1
     assert one_error_line(result).startswith("error: TooLongUserName (400): ")
@@ -292,13 +332,15 @@ def test_delete_asks_and_declining_deletes_nothing(
 
 def test_delete_confirmed_then_undelete(cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]) -> None:
     user = fresh()
-    result = cli("user", "delete", str(user.id), key=seeded.moderator.api_key, input="y\n")
+    result = cli(
+        "user", "delete", str(user.id), "--reason", "test", key=seeded.moderator.api_key, input="y\n"
+    )
     assert result.exit_code == 0, result.stderr
     assert f"Deleted user {user.id}" in result.stdout
     assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is True
     again = cli("user", "delete", str(user.id), key=seeded.moderator.api_key, input="n\n")
     assert "ALREADY deleted" in again.stderr and "WIPES" in again.stderr
-    undone = cli("--json", "user", "undelete", str(user.id), key=seeded.moderator.api_key)
+    undone = cli("--json", "user", "undelete", str(user.id), "--reason", "test", key=seeded.moderator.api_key)
     assert undone.exit_code == 0, undone.stderr
     assert ModifyUserResponse.model_validate(json.loads(undone.stdout)).undeleted is True
     assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is False
@@ -316,10 +358,12 @@ def test_delete_yes_skips_the_question_and_json_parses(
 
 
 def test_delete_refusals_exit_1(cli: Cli, seeded: Seeded) -> None:
-    other = cli("user", "delete", str(seeded.bob.id), "--yes", key=seeded.alice.api_key)
+    other = cli("user", "delete", str(seeded.bob.id), "--yes", "--reason", "test", key=seeded.alice.api_key)
     assert other.exit_code == 1
     assert one_error_line(other).startswith("error: NotUserOrMod (403): ")
-    mod = cli("user", "delete", str(seeded.moderator.id), "--yes", key=seeded.admin.api_key)
+    mod = cli(
+        "user", "delete", str(seeded.moderator.id), "--yes", "--reason", "test", key=seeded.admin.api_key
+    )
     assert one_error_line(mod).startswith("error: CannotDeleteMod (403): ")
     not_deleted = cli("user", "undelete", str(seeded.bob.id), key=seeded.bob.api_key)
     assert one_error_line(not_deleted) == "error: UserNotDeleted (400): User is not deleted, cannot undelete!"
@@ -329,6 +373,15 @@ def test_key_and_confirmation_both_from_stdin(
     cli: Cli, seeded: Seeded, fresh: Callable[..., SeededUser]
 ) -> None:
     user = fresh()
-    result = cli("--api-key", "-", "user", "delete", str(user.id), input=f"{seeded.moderator.api_key}\ny\n")
+    result = cli(
+        "--api-key",
+        "-",
+        "user",
+        "delete",
+        str(user.id),
+        "--reason",
+        "test",
+        input=f"{seeded.moderator.api_key}\ny\n",
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(cli("--json", "user", "show", str(user.id)).stdout)["deleted"] is True

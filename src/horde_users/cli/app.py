@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from horde_users.cli import console, find, index, sandbox, users
+from horde_users.cli import bulk, console, find, index, journal, sandbox, users
 from horde_users.cli.common import EXIT_USAGE, Settings, err
 
 HELP = (
@@ -73,6 +73,8 @@ users.user_app.command("find")(find.find)
 app.add_typer(users.user_app, name="user")
 app.add_typer(index.index_app, name="index")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
+app.add_typer(journal.journal_app, name="journal")
+app.add_typer(bulk.bulk_app, name="bulk")
 app.command("console")(console.console)
 
 

@@ -53,10 +53,11 @@ def _heading(text: str) -> None:
     _say(f"\n\033[1m# {text}\033[0m" if bold else f"\n# {text}")
 
 
-def _run(step: Step, url: str, keys: dict[str, str]) -> bool:
+def _run(step: Step, url: str, keys: dict[str, str], journal: str) -> bool:
     _heading(step.title)
     env = {k: v for k, v in os.environ.items() if k not in ("AI_HORDE_API_KEY", "AI_HORDE_URL")}
     env["AI_HORDE_URL"] = url
+    env["HORDE_USERS_DATABASE"] = journal
     shown = "horde-users " + " ".join(_quote(a) for a in step.args)
     if step.key is not None:
         env["AI_HORDE_API_KEY"] = keys[step.key]
@@ -92,22 +93,36 @@ def tour(ids: dict[str, int]) -> list[Step]:
         Step("The kudos leaderboard (no key needed)", ("user", "list", "--sort", "kudos", "--limit", "10")),
         Step("Alice as anyone sees her", ("user", "show", f"alice#{alice}")),
         Step("Alice as a moderator sees her (privileged fields)", ("user", "show", alice), key="MOD_KEY"),
-        Step("A moderator trusts bob", ("user", "modify", bob, "--trusted"), key="MOD_KEY"),
-        Step("The admin grants bob 500 kudos", ("user", "modify", bob, "--kudos", "500"), key="ADMIN_KEY"),
+        Step(
+            "A moderator trusts bob (a change to another account needs a reason: it goes in the journal)",
+            ("user", "modify", bob, "--trusted", "--reason", "steady worker"),
+            key="MOD_KEY",
+        ),
+        Step(
+            "The admin grants bob 500 kudos",
+            ("user", "modify", bob, "--kudos", "500", "--reason", "event prize"),
+            key="ADMIN_KEY",
+        ),
         Step("Bob afterwards, as JSON for scripts", ("--json", "user", "show", bob)),
         Step(
             "An ordinary user tries a moderator action (refused, exit code 1)",
-            ("user", "modify", heidi, "--flagged"),
+            ("user", "modify", heidi, "--flagged", "--reason", "looks odd"),
             key="ALICE_KEY",
             expect=1,
         ),
         Step(
             "A moderator deletes dave (--yes skips the question)",
-            ("user", "delete", dave, "--yes"),
+            ("user", "delete", dave, "--yes", "--reason", "spam account"),
             "MOD_KEY",
         ),
         Step("Dave is marked deleted", ("user", "show", dave)),
-        Step("And undeleted again", ("user", "undelete", dave), key="MOD_KEY"),
+        Step("And undeleted again", ("user", "undelete", dave, "--reason", "appeal"), key="MOD_KEY"),
+        Step("The journal: every change, who made it and why, newest first", ("journal", "list")),
+        Step(
+            "Undo the trust given to bob (entry #1), itself journaled",
+            ("journal", "undo", "1", "--reason", "too early", "--yes"),
+            key="MOD_KEY",
+        ),
     ]
 
 
@@ -140,7 +155,7 @@ def main() -> int:
             _say(f"and {len(DEMO_USERS)} users. Keys are in $ADMIN_KEY, $MOD_KEY and $ALICE_KEY.")
             _say(f"$ export AI_HORDE_URL={sandbox.url}")
             results = [
-                _run(step, sandbox.url, keys) for step in tour(ids)
+                _run(step, sandbox.url, keys, str(Path(tmp) / "journal.db")) for step in tour(ids)
             ]  # every step, even after a failure
             ok = all(results)
         _say(f"\nSandbox stopped. Tour finished in {time.monotonic() - started:.1f} s.")

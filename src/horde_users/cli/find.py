@@ -150,7 +150,6 @@ def with_filters(command: _F) -> _F:
 def open_index(database: str | None) -> Iterator[UserIndex]:
     """The index at ``--database``; database failures become one ``error:`` line (exit 1)."""
     from horde_users.moderation.errors import DatabaseError
-    from horde_users.moderation.filters import FilterError
     from horde_users.moderation.index import UserIndex
 
     try:
@@ -158,13 +157,31 @@ def open_index(database: str | None) -> Iterator[UserIndex]:
     except DatabaseError as exc:
         fail(str(exc), EXIT_USAGE, "check --database or HORDE_USERS_DATABASE")
     try:
-        yield index
+        with index_errors():
+            yield index
+    finally:
+        index.engine.dispose()
+
+
+@contextmanager
+def index_errors() -> Iterator[None]:
+    """The toolkit's own errors as one ``error:`` line; use it inside ``handle_errors``, which would
+    take them for connection failures (they are ``HordeError`` subclasses too)."""
+    from horde_users.moderation.details import NotModeratorError
+    from horde_users.moderation.errors import DatabaseError
+    from horde_users.moderation.filters import FilterError
+    from horde_users.moderation.sync import SourceMismatchError
+
+    try:
+        yield
     except FilterError as exc:
         fail(str(exc), EXIT_USAGE)
     except DatabaseError as exc:
         fail(str(exc), EXIT_REFUSED)
-    finally:
-        index.engine.dispose()
+    except SourceMismatchError as exc:
+        fail(str(exc), EXIT_REFUSED, "pass --database for a separate index of this server")
+    except NotModeratorError as exc:
+        fail(str(exc), EXIT_REFUSED, "pass a moderator's key with --api-key or AI_HORDE_API_KEY")
 
 
 def require_synced(index: UserIndex) -> str:

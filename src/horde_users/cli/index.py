@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from horde_users.cli.common import (
-    EXIT_REFUSED,
     EXIT_USAGE,
     Settings,
     err,
@@ -23,7 +22,15 @@ from horde_users.cli.common import (
     handle_errors,
     settings_of,
 )
-from horde_users.cli.find import DatabaseOption, SortChoice, ago, open_index, require_synced, with_filters
+from horde_users.cli.find import (
+    DatabaseOption,
+    SortChoice,
+    ago,
+    index_errors,
+    open_index,
+    require_synced,
+    with_filters,
+)
 
 if TYPE_CHECKING:
     from horde_users.client import HordeUsers
@@ -69,7 +76,6 @@ def sync(
 ) -> None:
     """Read every page of the users list into the index (resumes an interrupted sync)."""
     from horde_users.moderation.pacing import LIST_LIMIT_PER_MINUTE
-    from horde_users.moderation.sync import SourceMismatchError
 
     settings = settings_of(ctx)
     as_json = json_ or settings.json
@@ -85,10 +91,8 @@ def sync(
             err(f"resuming the unfinished sync at page {state.unfinished_next_page}")
         progress = _Progress(enabled=not as_json and _stderr_is_terminal())
         try:
-            with handle_errors(settings), _paced_client(settings) as client, progress:
+            with handle_errors(settings), _paced_client(settings) as client, progress, index_errors():
                 report = index.sync(client, rate=rate, progress=progress.update)
-        except SourceMismatchError as exc:
-            fail(str(exc), EXIT_REFUSED, "pass --database for a separate index of this server")
         except KeyboardInterrupt:
             fail("interrupted; everything read so far is stored", 130, resume_hint)
         except typer.Exit as exc:
@@ -234,7 +238,6 @@ def fetch_details(
     Choose users with --id and/or the filters (e.g. --flagged); at least one is required.
     """
     from horde_users.cli.users import parse_user_id
-    from horde_users.moderation.details import NotModeratorError
     from horde_users.moderation.filters import Filters
 
     settings = settings_of(ctx)
@@ -248,10 +251,8 @@ def fetch_details(
         if by_filters:
             chosen += [user.id for user in index.find(filters, limit=limit)]
         try:
-            with handle_errors(settings), _paced_client(settings) as client:
+            with handle_errors(settings), _paced_client(settings) as client, index_errors():
                 report = index.fetch_details(client, chosen, rate=rate)
-        except NotModeratorError as exc:
-            fail(str(exc), EXIT_REFUSED, "pass a moderator's key with --api-key or AI_HORDE_API_KEY")
         except KeyboardInterrupt:
             fail("interrupted; the users fetched so far are stored", 130)
     if as_json:

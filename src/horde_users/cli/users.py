@@ -19,6 +19,7 @@ from horde_users.cli.common import (
     open_client,
     settings_of,
 )
+from horde_users.cli.journal import DatabaseOption, ReasonOption, journaled
 from horde_users.endpoints import MAX_USER_ID, USERS_PER_PAGE
 
 user_app = typer.Typer(
@@ -253,9 +254,11 @@ def modify(
             "--generate-proxy-passkey", help="Issue a new proxy passkey (service accounts); shown once."
         ),
     ] = False,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Change a user (admin, moderator or the owner) and print what changed."""
+    """Change a user (admin, moderator or the owner) and print what changed; journaled."""
     settings = _settings(ctx, json_)
     uid = parse_user_id(user_id)
     fields: dict[str, Any] = {
@@ -282,10 +285,16 @@ def modify(
     changes = {name: value for name, value in fields.items() if value is not None}
     if not changes:
         fail("nothing to change: give at least one option (see --help)", EXIT_USAGE)
-    _modify(settings, uid, changes)
+    _modify(settings, uid, changes, reason, database)
 
 
-def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
+def _modify(
+    settings: Settings,
+    uid: str,
+    changes: dict[str, Any],
+    reason: str | None = None,
+    database: str | None = None,
+) -> None:
     from horde_users.models import ModifyUser
 
     with handle_errors(settings):
@@ -299,7 +308,7 @@ def _modify(settings: Settings, uid: str, changes: dict[str, Any]) -> None:
     )
     try:
         with handle_errors(settings, check=check), open_client(settings) as client:
-            reply = client.modify_user(uid, payload)
+            reply = journaled(client, uid, "modify", payload, reason=reason, database=database)
     except typer.Exit as exc:
         if exc.exit_code == EXIT_REFUSED and refused_hint:
             err(f"hint: {refused_hint}")
@@ -323,9 +332,11 @@ def delete(
     ctx: typer.Context,
     user_id: UserIdArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Delete a user (soft delete; deleting an already deleted, inactive user wipes it for good)."""
+    """Delete a user (a soft delete; deleting an already deleted, inactive user wipes it); journaled."""
     settings = _settings(ctx, json_)
     uid = parse_user_id(user_id)
     check = f"run `horde-users user show {uid}`: do not delete again before checking (a second delete wipes)"
@@ -333,7 +344,7 @@ def delete(
         if not yes:
             _confirm_delete(client, uid)
         with handle_errors(settings, check=check):
-            reply = client.delete_user(uid)
+            reply = journaled(client, uid, "delete", reason=reason, database=database)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 
@@ -364,13 +375,19 @@ def _confirm_delete(client: Any, uid: str) -> None:
 
 
 @user_app.command("undelete")
-def undelete(ctx: typer.Context, user_id: UserIdArg, json_: JsonOption = False) -> None:
-    """Undelete a soft-deleted user (owner or moderator)."""
+def undelete(
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Undelete a soft-deleted user (owner or moderator); journaled."""
     settings = _settings(ctx, json_)
     uid = parse_user_id(user_id)
     check = f"run `horde-users user show {uid}` to see whether it is still deleted"
     with handle_errors(settings, check=check), open_client(settings) as client:
-        reply = client.undelete_user(uid)
+        reply = journaled(client, uid, "undelete", reason=reason, database=database)
     if settings.json:
         from horde_users.cli.output import dump, print_json
 

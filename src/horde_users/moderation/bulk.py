@@ -94,7 +94,13 @@ def load_bulk_file(path: str | Path) -> BulkFile:
             rows.append(row)
     if not records and not errors:
         errors.append("the file has no rows")
-    return BulkFile(file, digest, rows, errors)
+    return BulkFile(file, digest, rows, sorted(errors, key=_row_number))
+
+
+def _row_number(error: str) -> int:
+    """Errors sort by row; file-level errors (no row) come first."""
+    head = error.split(":", 1)[0]
+    return int(head[4:]) if head.startswith("row ") and head[4:].isdigit() else 0
 
 
 def _is_jsonl(file: Path, text: str) -> bool:
@@ -135,14 +141,16 @@ def _read_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
             errors.append(f"row {number}: more cells than columns")
             continue
         record: dict[str, Any] = {}
+        problems = []
         for name, cell in cells.items():
             if cell is None or cell.strip() == "":
                 continue
             try:
                 record[name] = _from_cell(name, cell)
             except ValueError as error:
-                errors.append(f"row {number}: {name}: {error}")
-        if record:
+                problems.append(f"row {number}: {name}: {error}")
+        errors += problems
+        if record and not problems:
             records.append((number, record))
     return records, errors
 

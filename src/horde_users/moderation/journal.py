@@ -152,8 +152,23 @@ class Journal:
 
     @classmethod
     def open(cls, url: str | None = None) -> Journal:
-        """The journal in the configured database, checked to be writable."""
-        return cls(open_database(url))
+        """The journal in the configured database, checked to be writable (close it when done)."""
+        engine = open_database(url)
+        try:
+            return cls(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- writing ----------------------------------------------------------------------------------
 
