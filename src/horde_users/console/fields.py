@@ -1,9 +1,10 @@
 """The user page's form: which fields a key may change, how each is entered, and the diff it makes.
 
-A field is offered only when the key's role lets the server accept it (docs/users-api.md §6.3):
-admin fields when the console was told the key is an admin, moderator fields to moderators, owner
-fields to moderators and to the account's owner. Booleans are choices rather than checkboxes, so
-"unchanged" and "no" never look alike; a submitted value equal to the current one is not a change.
+A field is offered only when the key's role lets the server accept it (the toolkit's role table,
+docs/users-api.md §6.3): admin fields when the console was told the key is an admin, moderator fields
+to moderators, owner fields to moderators and to the account's owner. Booleans are choices rather
+than checkboxes, so "unchanged" and "no" never look alike; a value equal to the current one is not a
+change.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from horde_users.models import UserDetailsResponse
+from horde_users.moderation.roles import FIELD_ROLES, Role
 
 Kind = Literal["bool", "int", "float", "text", "delta"]
-Role = Literal["admin", "moderator", "owner"]
 
 
 @dataclass(frozen=True)
@@ -26,31 +27,35 @@ class EditableField:
     name: str
     label: str
     kind: Kind
-    role: Role
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
 
+    @property
+    def role(self) -> Role:
+        """The role the server wants for this field (the moderation toolkit's table)."""
+        return FIELD_ROLES[self.name]
+
 
 FIELDS: tuple[EditableField, ...] = (
-    EditableField("kudos", "Add kudos", "delta", "admin", "A delta, truncated to a whole number."),
-    EditableField("monthly_kudos", "Add to monthly kudos", "delta", "admin", "A delta to the allowance."),
-    EditableField("usage_multiplier", "Usage multiplier", "float", "admin", "0.1 to 10.", 0.1, 10),
-    EditableField("moderator", "Moderator", "bool", "admin", "Making a moderator also trusts them."),
-    EditableField("trusted", "Trusted", "bool", "moderator"),
-    EditableField("flagged", "Flagged", "bool", "moderator"),
-    EditableField("customizer", "Customizer", "bool", "moderator"),
-    EditableField("vpn", "VPN", "bool", "moderator"),
-    EditableField("service", "Service account", "bool", "moderator"),
-    EditableField("education", "Education", "bool", "moderator", "May also move concurrency to 200 or 30."),
-    EditableField("special", "Special", "bool", "moderator"),
-    EditableField("concurrency", "Concurrency", "int", "moderator", "0 to 500.", 0, 500),
-    EditableField("worker_invited", "Workers invited", "int", "moderator", "", -(2**31), 2**31 - 1),
-    EditableField("reset_suspicion", "Clear suspicion records", "bool", "moderator", "Only 'yes' does it."),
-    EditableField("public_workers", "Public workers", "bool", "owner"),
-    EditableField("username", "Username", "text", "owner", "3 to 30 characters, without #id.", 3, 30),
-    EditableField("contact", "Contact", "text", "owner", "5 to 500 characters.", 5, 500),
-    EditableField("admin_comment", "Moderators' comment", "text", "moderator", "5 to 500 chars.", 5, 500),
+    EditableField("kudos", "Add kudos", "delta", "A delta, truncated to a whole number."),
+    EditableField("monthly_kudos", "Add to monthly kudos", "delta", "A delta to the allowance."),
+    EditableField("usage_multiplier", "Usage multiplier", "float", "0.1 to 10.", 0.1, 10),
+    EditableField("moderator", "Moderator", "bool", "Making a moderator also trusts them."),
+    EditableField("trusted", "Trusted", "bool"),
+    EditableField("flagged", "Flagged", "bool"),
+    EditableField("customizer", "Customizer", "bool"),
+    EditableField("vpn", "VPN", "bool"),
+    EditableField("service", "Service account", "bool"),
+    EditableField("education", "Education", "bool", "May also move concurrency to 200 or 30."),
+    EditableField("special", "Special", "bool"),
+    EditableField("concurrency", "Concurrency", "int", "0 to 500.", 0, 500),
+    EditableField("worker_invited", "Workers invited", "int", "", -(2**31), 2**31 - 1),
+    EditableField("reset_suspicion", "Clear suspicion records", "bool", "Only 'yes' does it."),
+    EditableField("public_workers", "Public workers", "bool"),
+    EditableField("username", "Username", "text", "3 to 30 characters, without #id.", 3, 30),
+    EditableField("contact", "Contact", "text", "5 to 500 characters.", 5, 500),
+    EditableField("admin_comment", "Moderators' comment", "text", "5 to 500 chars.", 5, 500),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
@@ -60,9 +65,9 @@ def allowed_fields(*, moderator: bool, owner: bool, admin: bool) -> list[Editabl
     allowed = []
     for item in FIELDS:
         if (
-            (item.role == "admin" and admin)
-            or (item.role == "moderator" and moderator)
-            or (item.role == "owner" and (moderator or owner))
+            (item.role is Role.ADMIN and admin)
+            or (item.role is Role.MODERATOR and moderator)
+            or (item.role is Role.OWNER and (moderator or owner))
         ):
             allowed.append(item)
     return allowed
