@@ -29,6 +29,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--hide-scrollbars",
 )
 
 
@@ -83,9 +84,15 @@ def screenshots(browser: Any, name: str) -> None:
     original = browser.get_window_size()
     try:
         for label, width in WIDTHS.items():
-            browser.set_window_size(width, 900)
-            height = browser.execute_script("return document.documentElement.scrollHeight")
-            browser.set_window_size(width, min(max(int(height) + 120, 600), 4000))
+            height = 600
+            for _ in range(3):  # resizing can reflow the page: measure until the height holds
+                browser.set_window_size(width, height)
+                inner = browser.execute_script("return window.innerHeight")
+                content = browser.execute_script("return document.documentElement.scrollHeight")
+                wanted = min(max(int(content) + (height - int(inner)), 600), 4000)
+                if wanted == height:
+                    break
+                height = wanted
             browser.save_screenshot(str(target / f"console-{name}-{label}.png"))
     finally:
         browser.set_window_size(original["width"], original["height"])
