@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[dev]')")
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -30,12 +31,10 @@ def text_of(browser: Any, selector: str) -> str:
 
 def wait_until_finished(browser: Any) -> None:
     """Wait for a progress page's job to end (the script reloads the page when it does)."""
-    WebDriverWait(browser, 60, poll_frequency=0.3).until(
-        lambda b: (
-            not b.find_elements(By.CSS_SELECTOR, "[data-job] a[href='']")
-            and "running" not in b.find_element(By.CSS_SELECTOR, "[data-job] h2").text
-        )
-    )
+    # the page reloads under us while it is polled: a vanished element means "look again"
+    wait = WebDriverWait(browser, 60, poll_frequency=0.3, ignored_exceptions=(WebDriverException,))
+    wait.until(lambda b: "running" not in b.find_element(By.CSS_SELECTOR, "[data-job] h2").text)
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def test_search_change_journal_undo_and_bulk(
