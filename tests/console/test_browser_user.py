@@ -91,3 +91,39 @@ def test_a_hostile_username_runs_nothing(driver: Any, console: ConsoleServer, wo
     except NoAlertPresentException:
         alert = None
     assert alert is None
+
+
+def test_keyboard_alone_reaches_the_form_with_a_visible_focus(
+    driver: Any, console: ConsoleServer, world: World
+) -> None:
+    driver.get(console.login_url)
+    driver.get(f"{console.url}/users/{world.target.id}")
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    skip = driver.switch_to.active_element
+    assert skip.text == "Skip to content"
+    assert skip.value_of_css_property("outline-style") != "none"
+    skip.send_keys(Keys.ENTER)
+    # from the main region, Tab walks the controls in order; every one has a label and shows focus
+    seen = []
+    for _ in range(60):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        element = driver.switch_to.active_element
+        if element.tag_name in ("select", "input", "textarea"):
+            element_id = element.get_attribute("id")
+            labels = driver.find_elements(By.CSS_SELECTOR, f'label[for="{element_id}"]')
+            assert labels, f"control {element_id} has no label"
+            assert element.value_of_css_property("outline-style") != "none", element_id
+            seen.append(element_id)
+        if seen and seen[-1] == "reason":
+            break
+    assert "f_trusted" in seen
+    assert "reason" in seen
+    # and the form is sent from the keyboard too
+    Select(driver.find_element(By.ID, "f_trusted")).select_by_value("true")
+    navigate(driver, driver.find_element(By.ID, "reason"), "keyboard only", Keys.ENTER)
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Confirm changes"
+    confirm = driver.switch_to.active_element  # the confirm button has the focus
+    assert confirm.text == "Confirm and send"
+    navigate(driver, confirm, Keys.ENTER)
+    assert world.account(world.target.id)["trusted"] is True
