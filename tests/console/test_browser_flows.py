@@ -96,7 +96,7 @@ def test_search_change_journal_undo_and_bulk(
     # a bulk file with a bad row is refused whole; nothing is sent
     bad = tmp_path / "bad.csv"
     bad.write_text(f"user_id,trusted,concurrency,reason\n{target},true,40,vetted\n{target},maybe,41,oops\n")
-    driver.find_element(By.LINK_TEXT, "Bulk").click()
+    navigate(driver, driver.find_element(By.LINK_TEXT, "Bulk"))
     driver.find_element(By.ID, "bulk-file").send_keys(str(bad))
     navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.panel button[type=submit]"))
     errors = text_of(driver, "#bulk-errors")

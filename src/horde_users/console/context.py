@@ -59,6 +59,10 @@ class Console:
         self._index: UserIndex | None = None
         self._journal: Journal | None = None
         self._uploads: Path | None = None
+        self.index_state_cache: tuple[float, Any] | None = None
+        """(monotonic time, IndexState): the search page's summary of the index (see toolkit)."""
+        self.state_lock = threading.Lock()
+        self.state_thread: threading.Thread | None = None
         self._me: UserDetailsResponse | None = None
         self._me_read_at = 0.0
 

@@ -25,9 +25,11 @@ def is_loopback(host: str) -> bool:
 
 
 def _bind(config: uvicorn.Config) -> socket.socket:
-    """The listening socket, with TCP_NODELAY so small pages are not held back by Nagle's algorithm."""
+    """The socket, listening at once (a browser opened early waits in the backlog instead of being
+    refused), with TCP_NODELAY so small pages are not held back by Nagle's algorithm."""
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.listen(config.backlog)
     return sock
 
 
@@ -73,8 +75,15 @@ class ConsoleServer:
         token = self.console.gatekeeper.login_token
         return f"{self.url}/?token={token}" if token else f"{self.url}/"
 
+    def warm_up(self) -> None:
+        """Count the index once before the first page asks (at a million users it takes a while)."""
+        from horde_users.console.toolkit import refresh_state
+
+        refresh_state(self.console, wait=True)
+
     def serve_forever(self) -> None:
         """Serve in the foreground until Ctrl-C."""
+        self.warm_up()
         try:
             self._server.run(sockets=[self._sock])
         finally:
@@ -82,6 +91,7 @@ class ConsoleServer:
 
     def start(self) -> ConsoleServer:
         """Serve in a background thread; returns once the port accepts connections."""
+        self.warm_up()
         thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="horde-console", daemon=True
         )

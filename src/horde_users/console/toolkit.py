@@ -6,6 +6,8 @@ runs long calls as background jobs, and shapes results for the templates.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
     from horde_users.moderation.journal import Action, JournalEntry
     from horde_users.moderation.undo import UndoPlan
 
-STATE_TTL = 10.0
-"""Seconds the index summary (size, last sync) is reused: it counts rows, the pages must stay fast."""
+STATE_TTL = 30.0
+"""Seconds after which the index summary (size, last sync) is renewed, in the background: it counts every
+row (most of a second at a million users), and no page should wait for that."""
 
 ROLE_PARAMS = (
     "trusted",
@@ -47,8 +50,6 @@ class InputError(ValueError):
 
 
 # -- the index ------------------------------------------------------------------------------------
-
-_state_cache: dict[int, tuple[float, IndexState]] = {}
 
 
 def build_filters(values: Mapping[str, str]) -> Filters:
@@ -101,19 +102,37 @@ def search(
     )
 
 
-def index_state(console: Console) -> IndexState:
-    """The index's size and last sync, cached for :data:`STATE_TTL` seconds (and renewed by a sync)."""
-    now = time.monotonic()
-    cached = _state_cache.get(id(console))
-    if cached is not None and now - cached[0] < STATE_TTL:
-        return cached[1]
-    state = console.index.state()
-    _state_cache[id(console)] = (now, state)
-    return state
+def index_state(console: Console) -> IndexState | None:
+    """The index's size and last sync as last counted; None while the first count runs.
+
+    A summary older than :data:`STATE_TTL` is still returned, and a background count renews it.
+    """
+    cached = console.index_state_cache
+    if cached is None or time.monotonic() - cached[0] >= STATE_TTL:
+        refresh_state(console)
+    return None if cached is None else cached[1]
+
+
+def refresh_state(console: Console, *, wait: bool = False) -> None:
+    """Count the index again in a background thread (one at a time); ``wait`` for it to finish."""
+    with console.state_lock:
+        running = console.state_thread
+        if running is None or not running.is_alive():
+
+            def count() -> None:
+                with contextlib.suppress(Exception):  # the page shows the last summary; the next page retries
+                    console.index_state_cache = (time.monotonic(), console.index.state())
+
+            running = threading.Thread(target=count, name="console-index-state", daemon=True)
+            console.state_thread = running
+            running.start()
+    if wait:
+        running.join()
 
 
 def forget_state(console: Console) -> None:
-    _state_cache.pop(id(console), None)
+    """Drop the index summary (tests and benchmarks use it to time a fresh count)."""
+    console.index_state_cache = None
 
 
 def ago(timestamp: float, now: float | None = None) -> str:
@@ -151,7 +170,7 @@ def start_sync(console: Console) -> Job:
             try:
                 report = console.index.sync(client, progress=progress)
             finally:
-                forget_state(console)
+                refresh_state(console, wait=True)
         job.report(report.pages, report.pages, f"{report.users_seen:,} users from {report.pages} pages")
         return report
 
@@ -190,6 +209,12 @@ def send_change(
 def journal_for_user(console: Console, user_id: int, limit: int = 20) -> list[JournalEntry]:
     """The latest journal entries about one user."""
     return console.journal.list(user=user_id, limit=limit)
+
+
+def undone_ids(console: Console, ids: list[int]) -> set[int]:
+    """Which of these entries a completed undo already reversed (one indexed query per entry)."""
+    journal = console.journal
+    return {entry_id for entry_id in ids if any(e.outcome == "done" for e in journal.undone_by(entry_id))}
 
 
 # -- undo -----------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def journal_page(request: Request) -> HTMLResponse:
         journal = console.journal
         entries = journal.list(**filters, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
         has_next, entries = len(entries) > PER_PAGE, entries[:PER_PAGE]
-        rows = entry_rows(entries, _undone(journal, [entry.id for entry in entries]))
+        rows = entry_rows(entries, toolkit.undone_ids(console, [entry.id for entry in entries]))
     except JournalInputError as exc:
         error = str(exc)
     except Exception as exc:
@@ -92,11 +92,6 @@ def journal_page(request: Request) -> HTMLResponse:
         },
         status_code=400 if error else 200,
     )
-
-
-def _undone(journal: Any, ids: list[int]) -> set[int]:
-    """Which of these entries a completed undo already reversed (one indexed query per entry)."""
-    return {entry_id for entry_id in ids if any(e.outcome == "done" for e in journal.undone_by(entry_id))}
 
 
 @router.get("/export/journal.{fmt}")
@@ -124,7 +119,7 @@ def entry_page(request: Request, entry_id: str) -> HTMLResponse:
     entry = _entry(request, entry_id)
     if isinstance(entry, HTMLResponse):
         return entry
-    rows = entry_rows([entry], _undone(console.journal, [entry.id]))
+    rows = entry_rows([entry], toolkit.undone_ids(console, [entry.id]))
     return render(
         request,
         "entry.html",

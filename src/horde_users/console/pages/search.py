@@ -118,10 +118,7 @@ def search_page(request: Request) -> HTMLResponse:
         error = str(exc)
     except Exception as exc:
         error = describe_error(console, exc)
-    try:
-        state = toolkit.index_state(console)
-    except Exception as exc:
-        state, error = None, error or describe_error(console, exc)
+    state = toolkit.index_state(console)
     sync = console.jobs.latest("sync")
     return render(
         request,

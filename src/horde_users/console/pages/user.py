@@ -115,13 +115,18 @@ def _user_view(
             "form": form or {},
             "errors": errors or [],
             "done": done,
-            "entries": entry_rows(toolkit.journal_for_user(console, uid)),
+            "entries": _journal_rows(console, uid),
             "can_delete": bool(me and (me.moderator or me.id_ == uid)) and not user.deleted,
             "can_undelete": bool(me and (me.moderator or me.id_ == uid)) and bool(user.deleted),
             "reason_min": REASON_MIN,
         },
         status_code=status_code,
     )
+
+
+def _journal_rows(console: Console, user_id: int) -> list[Any]:
+    entries = toolkit.journal_for_user(console, user_id)
+    return entry_rows(entries, toolkit.undone_ids(console, [entry.id for entry in entries]))
 
 
 def _field_groups(
