@@ -89,7 +89,7 @@ def test_filters_agree_with_the_sandbox(index: UserIndex, sandbox: Sandbox, case
     expected = [u for u in sandbox_users(sandbox).values() if predicate(u)]
     assert expected, "the seed data must make each case non-empty"
     found = index.find(filters, sort=SortKey.kudos, limit=None)
-    assert [u.id for u in found] == [u.id for u in sorted(expected, key=lambda u: (-u.kudos, u.id))]
+    assert [u.id for u in found] == [u.id for u in sorted(expected, key=lambda u: (-u.kudos, -u.id))]
     assert index.count(filters) == len(expected)
 
 

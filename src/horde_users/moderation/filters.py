@@ -108,7 +108,8 @@ def where_clauses(
     for name in _ROLE_FILTERS:
         wanted = getattr(filters, name)
         if wanted is not None:
-            clauses.append(c[name].is_(true()) if wanted else c[name].is_(false()))
+            # "= true" (not "IS true"): the partial indexes are declared with the same expression
+            clauses.append(c[name] == true() if wanted else c[name] == false())
     if filters.has_workers is not None:
         clauses.append(c.worker_count > 0 if filters.has_workers else c.worker_count == 0)
     if filters.min_kudos is not None:
@@ -152,10 +153,11 @@ def _fragment_clause(fragment: str, fts: bool) -> ColumnElement[bool]:
 
 
 def order_by(sort: SortKey, reverse: bool = False) -> list[Any]:
-    """ORDER BY terms for ``sort`` (ties broken by id, so pages are stable)."""
+    """ORDER BY terms for ``sort``; ties are broken by id in the same direction, so one backward or
+    forward walk of the sort column's index (which ends in the id) yields the rows in order."""
     c = index_users.c
     terms: dict[SortKey, list[tuple[Any, bool]]] = {  # (column, descending)
-        SortKey.kudos: [(c.kudos, True), (c.id, False)],
+        SortKey.kudos: [(c.kudos, True), (c.id, True)],
         SortKey.age: [(c.created_at, False), (c.id, False)],
         SortKey.newest: [(c.created_at, True), (c.id, True)],
         SortKey.name: [(c.name_lower, False), (c.id, False)],

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 
 from horde_users.moderation.database import ensure_tables, metadata
@@ -62,11 +63,23 @@ index_users = Table(
     Index("ix_index_users_kudos", "kudos"),
     Index("ix_index_users_created_at", "created_at"),
     Index("ix_index_users_name_lower", "name_lower"),
-    Index("ix_index_users_worker_count", "worker_count"),
-    Index("ix_index_users_seen_in_run", "seen_in_run"),
-    *(Index(f"ix_index_users_{name}", name) for name in ROLE_COLUMNS),
 )
 """One row per user the list has shown (users that left it stay, marked ``gone``)."""
+
+RARE_ROLES = ("moderator", "flagged", "service", "education", "customizer", "deleted", "gone")
+"""Roles few users hold: each has a partial index (by kudos) over just those users. Common ones
+(``trusted``, ``pseudonymous``) need none: walking the sort column's index finds them quickly."""
+
+for _role in RARE_ROLES:
+    _holds = index_users.c[_role] == true()
+    Index(f"ix_index_users_{_role}_kudos", index_users.c.kudos, sqlite_where=_holds, postgresql_where=_holds)
+_has_workers = index_users.c.worker_count > 0
+Index(
+    "ix_index_users_workers_kudos",
+    index_users.c.kudos,
+    sqlite_where=_has_workers,
+    postgresql_where=_has_workers,
+)
 
 index_sync_runs = Table(
     "index_sync_runs",
