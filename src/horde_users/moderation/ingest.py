@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from horde_users.models import UserDetailsResponse
 from horde_users.moderation.index_tables import (
@@ -217,7 +217,7 @@ def _mirror_names(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Keep the trigram table in step: only new users and renamed ones are written."""
     ids = [row["id"] for row in rows]
     marks = ", ".join("?" * len(ids))
-    known = dict(
+    known: dict[int, str] = dict(
         conn.exec_driver_sql(
             f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", tuple(ids)
         ).all()
