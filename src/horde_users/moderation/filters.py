@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, literal_column, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, true
 
 from horde_users.endpoints import MAX_USER_ID
 from horde_users.moderation.errors import ModerationError
@@ -97,14 +98,38 @@ _ROLE_FILTERS = (
 )
 
 
+NameLookup = Callable[[str], "Sequence[int] | None"]
+"""Ids of the users whose lower-cased name contains a fragment, or None to let SQL scan for it."""
+
+FRAGMENT_ID_CAP = 5000
+"""Up to this many trigram matches are looked up by id; a more common fragment is matched while
+walking the sort order instead, where the first page of results comes quickly."""
+
+
+def trigram_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
+    """A :data:`NameLookup` over SQLite's trigram table (fragments of 3 or more characters)."""
+
+    def lookup(fragment: str) -> Sequence[int] | None:
+        if len(fragment) < _TRIGRAM:
+            return None
+        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
+        ids = conn.exec_driver_sql(
+            f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?", (pattern, cap + 1)
+        ).scalars()
+        found = list(ids)
+        return None if len(found) > cap else found
+
+    return lookup
+
+
 def where_clauses(
-    filters: Filters, *, now: float | None = None, fts: bool = False
+    filters: Filters, *, now: float | None = None, names: NameLookup | None = None
 ) -> list[ColumnElement[bool]]:
-    """SQL conditions on ``index_users`` for ``filters`` (``fts``: use SQLite's trigram name table)."""
+    """SQL conditions on ``index_users`` for ``filters`` (``names``: a fast name-fragment lookup)."""
     c = index_users.c
     clauses: list[ColumnElement[bool]] = []
     if filters.text is not None and filters.text.strip():
-        clauses.append(_text_clause(filters.text.strip(), fts))
+        clauses.append(_text_clause(filters.text.strip(), names))
     for name in _ROLE_FILTERS:
         wanted = getattr(filters, name)
         if wanted is not None:
@@ -124,7 +149,7 @@ def where_clauses(
     return clauses
 
 
-def _text_clause(query: str, fts: bool) -> ColumnElement[bool]:
+def _text_clause(query: str, names: NameLookup | None) -> ColumnElement[bool]:
     c = index_users.c
     name, sep, id_text = query.rpartition("#")
     if sep and id_text.isascii() and id_text.isdigit():
@@ -133,21 +158,16 @@ def _text_clause(query: str, fts: bool) -> ColumnElement[bool]:
             return false()
         by_id = c.id == user_id
         return and_(by_id, c.name_lower == name.lower()) if name else by_id
-    fragment = _fragment_clause(query.lower(), fts)
+    fragment = _fragment_clause(query.lower(), names)
     if query.isascii() and query.isdigit() and int(query) <= MAX_USER_ID:
         return or_(c.id == int(query), fragment)
     return fragment
 
 
-def _fragment_clause(fragment: str, fts: bool) -> ColumnElement[bool]:
-    if fts and len(fragment) >= _TRIGRAM:
-        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
-        matching: Any = (
-            select(literal_column("rowid"))
-            .select_from(text(NAMES_FTS))
-            .where(text("name_lower GLOB :pattern").bindparams(pattern=pattern))
-        )
-        return index_users.c.id.in_(matching.scalar_subquery())
+def _fragment_clause(fragment: str, names: NameLookup | None) -> ColumnElement[bool]:
+    ids = names(fragment) if names is not None else None
+    if ids is not None:
+        return index_users.c.id.in_(ids) if ids else false()
     escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return index_users.c.name_lower.like(f"%{escaped}%", escape="\\")
 

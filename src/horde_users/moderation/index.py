@@ -24,14 +24,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from horde_users.moderation.database import open_database
 from horde_users.moderation.details import DetailsReport, fetch_details
 from horde_users.moderation.errors import DatabaseError
 from horde_users.moderation.export import ExportFormat, write_users
-from horde_users.moderation.filters import FilterError, Filters, SortKey, order_by, parse_age, where_clauses
+from horde_users.moderation.filters import (
+    FRAGMENT_ID_CAP,
+    FilterError,
+    Filters,
+    SortKey,
+    order_by,
+    parse_age,
+    trigram_lookup,
+    where_clauses,
+)
 from horde_users.moderation.index_tables import create_index_tables, index_sync_runs, index_users, uses_fts
 from horde_users.moderation.pacing import DEFAULT_RATE_PER_MINUTE, Pacer
 from horde_users.moderation.sync import (
@@ -141,6 +150,9 @@ class UserIndex:
     sentence) when the database fails, and :class:`FilterError` for unusable filter values.
     """
 
+    fragment_id_cap: int = FRAGMENT_ID_CAP
+    """Name fragments with at most this many trigram matches are looked up by id (SQLite)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         create_index_tables(engine)
@@ -221,17 +233,21 @@ class UserIndex:
         except ValueError:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
-        query = (
-            select(*(index_users.c[name] for name in _FIELDS))
-            .where(*where_clauses(filters or Filters(), fts=uses_fts(self.engine)))
-            .order_by(*order_by(chosen, reverse))
-            .offset(offset or None)
-            .limit(limit)
-        )
         with _database_errors(), self.engine.connect() as conn:
+            query = (
+                select(*(index_users.c[name] for name in _FIELDS))
+                .where(*self._where(conn, filters))
+                .order_by(*order_by(chosen, reverse))
+                .offset(offset or None)
+                .limit(limit)
+            )
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
             for row in result:
                 yield IndexedUser(*row)
+
+    def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
+        names = trigram_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
+        return where_clauses(filters or Filters(), names=names)
 
     def get(self, user_id: int) -> IndexedUser | None:
         """One indexed user by id (gone ones included), or None."""
@@ -240,12 +256,8 @@ class UserIndex:
 
     def count(self, filters: Filters | None = None) -> int:
         """How many users match ``filters``."""
-        query = (
-            select(func.count())
-            .select_from(index_users)
-            .where(*where_clauses(filters or Filters(), fts=uses_fts(self.engine)))
-        )
         with _database_errors(), self.engine.connect() as conn:
+            query = select(func.count()).select_from(index_users).where(*self._where(conn, filters))
             return int(conn.execute(query).scalar_one())
 
     def export(
