@@ -340,7 +340,7 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
             ok if sync["ratio"] >= 0.95 and sync["rate_limited"] == 0 else missed,
         ]
     )
-    lines = [
+    return [
         "## 6. Moderation index",
         "",
         "Ingest: parsed pages written as a sync writes them (one transaction per page with its checkpoint), "
@@ -350,7 +350,8 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
         "|---|---:|---:|",
         *(f"| {k} | {v['users']:,} | {v['users_per_s']:,.0f} |" for k, v in ingest.items()),
         "",
-        f"`UserIndex.find(limit=50)` on {find['users']:,} synthetic users (built in {find['build_seconds']:.0f} s, "
+        f"`UserIndex.find(limit=50)` on {find['users']:,} synthetic users "
+        f"(built in {find['build_seconds']:.0f} s, "
         f"{find['db_bytes'] / 2**20:,.0f} MiB); each query run several times after one warm-up.",
         "",
         "| query | median | max | results |",
@@ -360,12 +361,12 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
             for k, v in find["queries"].items()
         ),
         "",
-        f"Sync against a sandbox with its rate limits on: {sync['requests']} requests in {sync['seconds']:.1f} s at "
+        f"Sync against a sandbox with its rate limits on: {sync['requests']} requests "
+        f"in {sync['seconds']:.1f} s at "
         f"`--rate {sync['configured_per_min']:g}`: {sync['achieved_per_min']:.1f} requests a minute, "
         f"{sync['rate_limited']} answered 429.",
         "",
     ]
-    return lines
 
 
 if __name__ == "__main__":
