@@ -189,7 +189,9 @@ def test_fetch_details_stores_the_moderator_view_beside_the_public_one(tmp_path:
     with Sandbox() as sandbox:
         mod = sandbox.create_user("warden", moderator=True)
         plain = sandbox.create_user("plain")
-        suspect = sandbox.create_user("suspect")
+        suspect = sandbox.create_user("suspect", service=True)
+        passkey = sandbox.store.new_proxy_passkey(suspect.id)
+        shared = sandbox.create_shared_key(suspect.id)
         sandbox.add_suspicion(suspect.id)
         sandbox.add_suspicion(suspect.id)
         index = UserIndex.open(f"{tmp_path}/index.db")
@@ -207,4 +209,6 @@ def test_fetch_details_stores_the_moderator_view_beside_the_public_one(tmp_path:
         assert stored.suspicious == 2
         assert stored.details is not None and stored.details["suspicious"] == 2
         assert stored.public["suspicious"] is None  # the public view stays as listed
+        assert "proxy_passkey" not in stored.details and "sharedkey_ids" not in stored.details
+        assert passkey not in (stored.details_json or "") and shared not in (stored.details_json or "")
         index.engine.dispose()

@@ -2,7 +2,8 @@
 
 The list shows only the public view. With a moderator's key, ``GET /v2/users/{id}`` shows the privileged
 fields; :func:`fetch_details` reads them for a chosen set of indexed users, paced like the sync, and
-stores each answer beside the public view (``details_json``, ``details_at``, ``suspicious``).
+stores each answer beside the public view (``details_json``, ``details_at``, ``suspicious``), without
+the credentials it shows (``proxy_passkey``, ``sharedkey_ids``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def fetch_details(
                     "the API key does not show the moderator's view: fetching details needs a moderator's key"
                 )
             values = {
-                "details_json": user.model_dump_json(by_alias=True, exclude_unset=True),
+                # credentials (proxy passkeys, shared key ids) are never stored
+                "details_json": user.model_dump_json(
+                    by_alias=True, exclude_unset=True, exclude=user.get_sensitive_fields()
+                ),
                 "details_at": clock(),
                 "suspicious": user.suspicious,
             }
