@@ -109,17 +109,19 @@ def bench_ingest(workdir: Path, users: int) -> dict[str, Any]:
         run_id, _ = _open_run(engine, "bench", time.time())
         checkpoint = Checkpoint(run_id, 1, 0, 0)
         with engine.connect() as conn, relaxed_durability(conn):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             writer = PageWriter(conn, checkpoint)
             for number, page in enumerate(pages, start=1):
                 writer.add(page, next_page=number + 1, now=time.time(), last=number == len(pages))
             seconds = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started
             with conn.begin():
                 conn.exec_driver_sql("UPDATE index_sync_runs SET finished_at = 1")
         results[label] = {
             "users": checkpoint.users_seen,
             "seconds": seconds,
             "users_per_s": checkpoint.users_seen / seconds,
+            "cpu_users_per_s": checkpoint.users_seen / cpu_seconds,
         }
     engine.dispose()
     return results
@@ -143,15 +145,19 @@ def build_big_index(path: Path, users: int) -> float:
     conn.execute("PRAGMA synchronous=OFF")
     columns = (
         "id, username, name, name_lower, kudos, concurrency, worker_count, moderator, trusted, flagged, "
-        "service, education, customizer, deleted, pseudonymous, account_age, created_at, public_json, "
+        "service, education, customizer, deleted, pseudonymous, account_age, created_at, "
         "listed_at, seen_in_run, gone"
     )
-    marks = ", ".join("?" * 21)
+    marks = ", ".join("?" * 20)
     batch: list[tuple[Any, ...]] = []
     names: list[tuple[int, str]] = []
 
     def flush() -> None:
         conn.executemany(f"INSERT INTO index_users ({columns}) VALUES ({marks})", batch)
+        conn.executemany(
+            "INSERT INTO index_user_views (id, public_json) VALUES (?, ?)",
+            [(row[0], template) for row in batch],
+        )
         conn.executemany("INSERT INTO index_user_names(rowid, name_lower) VALUES (?, ?)", names)
         batch.clear()
         names.clear()
@@ -185,7 +191,6 @@ def build_big_index(path: Path, users: int) -> float:
                 rng.random() < 0.1,
                 age,
                 now - age,
-                template,
                 now,
                 1,
                 rng.random() < 0.01,
@@ -346,9 +351,12 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
         "Ingest: parsed pages written as a sync writes them (one transaction per page with its checkpoint), "
         "SQLite file in WAL mode.",
         "",
-        "| pass | users | users/s |",
-        "|---|---:|---:|",
-        *(f"| {k} | {v['users']:,} | {v['users_per_s']:,.0f} |" for k, v in ingest.items()),
+        "| pass | users | users/s (wall) | users/s (per CPU second of this process) |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {k} | {v['users']:,} | {v['users_per_s']:,.0f} | {v['cpu_users_per_s']:,.0f} |"
+            for k, v in ingest.items()
+        ),
         "",
         f"`UserIndex.find(limit=50)` on {find['users']:,} synthetic users "
         f"(built in {find['build_seconds']:.0f} s, "

@@ -172,10 +172,11 @@ def _fragment_clause(fragment: str, names: NameLookup | None) -> ColumnElement[b
     return index_users.c.name_lower.like(f"%{escaped}%", escape="\\")
 
 
-def order_by(sort: SortKey, reverse: bool = False) -> list[Any]:
+def order_by(sort: SortKey, reverse: bool = False, columns: Any = None) -> list[Any]:
     """ORDER BY terms for ``sort``; ties are broken by id in the same direction, so one backward or
-    forward walk of the sort column's index (which ends in the id) yields the rows in order."""
-    c = index_users.c
+    forward walk of the sort column's index (which ends in the id) yields the rows in order.
+    ``columns``: the same columns in a subquery (default: ``index_users``')."""
+    c = index_users.c if columns is None else columns
     terms: dict[SortKey, list[tuple[Any, bool]]] = {  # (column, descending)
         SortKey.kudos: [(c.kudos, True), (c.id, True)],
         SortKey.age: [(c.created_at, False), (c.id, False)],

@@ -41,7 +41,13 @@ from horde_users.moderation.filters import (
     trigram_lookup,
     where_clauses,
 )
-from horde_users.moderation.index_tables import create_index_tables, index_sync_runs, index_users, uses_fts
+from horde_users.moderation.index_tables import (
+    create_index_tables,
+    index_sync_runs,
+    index_user_views,
+    index_users,
+    uses_fts,
+)
 from horde_users.moderation.pacing import DEFAULT_RATE_PER_MINUTE, Pacer
 from horde_users.moderation.sync import (
     ProgressCallback,
@@ -98,13 +104,13 @@ class IndexedUser:
     gone: bool
     """The list no longer shows this user (wiped); kept for the record."""
     gone_since: float | None
+    suspicious: int | None
+    """From the moderator's view (None until fetched)."""
     public_json: str
     """The user as the list sent it (JSON text, by wire name)."""
     details_json: str | None
     """The moderator's view, when fetched with :meth:`UserIndex.fetch_details`."""
     details_at: float | None
-    suspicious: int | None
-    """From the moderator's view (None until fetched)."""
 
     @property
     def public(self) -> dict[str, Any]:
@@ -124,7 +130,8 @@ class IndexedUser:
         return (time.time() if now is None else now) - self.created_at
 
 
-_FIELDS = tuple(IndexedUser.__dataclass_fields__)
+_VIEW_FIELDS = ("public_json", "details_json", "details_at")
+_ROW_FIELDS = tuple(name for name in IndexedUser.__dataclass_fields__ if name not in _VIEW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -234,16 +241,40 @@ class UserIndex:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
         with _database_errors(), self.engine.connect() as conn:
-            query = (
-                select(*(index_users.c[name] for name in _FIELDS))
-                .where(*self._where(conn, filters))
-                .order_by(*order_by(chosen, reverse))
-                .offset(offset or None)
-                .limit(limit)
-            )
+            query = self._query(conn, filters, chosen, reverse, limit, offset)
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
             for row in result:
                 yield IndexedUser(*row)
+
+    def _query(
+        self,
+        conn: Connection,
+        filters: Filters | None,
+        sort: SortKey,
+        reverse: bool,
+        limit: int | None,
+        offset: int,
+    ) -> Any:
+        """Choose the page of users on the small rows first, then join their JSON to just that page."""
+        views = index_user_views.c
+        picked = (
+            select(*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
+            .where(*self._where(conn, filters))
+            .order_by(*order_by(sort, reverse))
+            .offset(offset or None)
+            .limit(limit)
+            .subquery()
+        )
+        return (
+            select(
+                *(picked.c[name] for name in _ROW_FIELDS),
+                views.public_json,
+                views.details_json,
+                views.details_at,
+            )
+            .join_from(picked, index_user_views, views.id == picked.c.id)
+            .order_by(*order_by(sort, reverse, picked.c))
+        )
 
     def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
         names = trigram_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None

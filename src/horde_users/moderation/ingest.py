@@ -19,6 +19,7 @@ from horde_users.moderation.index_tables import (
     NAMES_FTS,
     ROLE_COLUMNS,
     index_sync_runs,
+    index_user_views,
     index_users,
     uses_fts,
 )
@@ -33,7 +34,6 @@ _UPDATED = (
     *ROLE_COLUMNS,
     "account_age",
     "created_at",
-    "public_json",
     "listed_at",
     "seen_in_run",
     "gone",
@@ -46,6 +46,10 @@ _COLUMNS = ("id", *_UPDATED)
 _SQLITE_UPSERT = (
     f"INSERT INTO index_users ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _UPDATED)}"
+)
+_SQLITE_VIEWS_UPSERT = (
+    "INSERT INTO index_user_views (id, public_json) VALUES (?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET public_json = excluded.public_json"
 )
 
 
@@ -92,8 +96,11 @@ def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id:
         # the plain DB-API executemany: SQLAlchemy's per-row parameter processing would cost more
         # than the insert itself
         conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(row[name] for name in _COLUMNS) for row in rows])
+        conn.exec_driver_sql(_SQLITE_VIEWS_UPSERT, [(row["id"], row["public_json"]) for row in rows])
     else:
-        conn.execute(_upsert_statement(conn), rows)
+        users_upsert, views_upsert = _upsert_statements(conn)
+        conn.execute(users_upsert, [{k: v for k, v in row.items() if k != "public_json"} for row in rows])
+        conn.execute(views_upsert, [{"id": row["id"], "public_json": row["public_json"]} for row in rows])
     return len(rows)
 
 
@@ -187,29 +194,31 @@ def relaxed_durability(conn: Connection) -> Iterator[None]:
         conn.commit()
 
 
-_STATEMENTS: dict[str, Any] = {}
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
 
 
-def _upsert_statement(conn: Connection) -> Any:
-    """The dialect's ``INSERT ... ON CONFLICT (id) DO UPDATE``, built once per dialect."""
+def _upsert_statements(conn: Connection) -> tuple[Any, Any]:
+    """The dialect's ``INSERT ... ON CONFLICT (id) DO UPDATE`` for the users and their views, built once."""
     cached = _STATEMENTS.get(conn.dialect.name)
-    if cached is not None:
-        return cached
-    _STATEMENTS[conn.dialect.name] = statement = _build_upsert(conn)
-    return statement
+    if cached is None:
+        cached = _STATEMENTS[conn.dialect.name] = (
+            _build_upsert(conn, index_users, _UPDATED),
+            _build_upsert(conn, index_user_views, ("public_json",)),
+        )
+    return cached
 
 
-def _build_upsert(conn: Connection) -> Any:
+def _build_upsert(conn: Connection, table: Any, updated: Sequence[str]) -> Any:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement: Any = pg_insert(index_users)
+        statement: Any = pg_insert(table)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(index_users)
+        statement = sqlite_insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[index_users.c.id], set_={name: statement.excluded[name] for name in _UPDATED}
+        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated}
     )
 
 
