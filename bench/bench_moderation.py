@@ -1,7 +1,8 @@
 """Section 6: the moderation index: ingest speed, ``user find`` latency on 1,000,000 users, sync pacing.
 
 - **ingest**: parsed list pages (``ListUsersDetailsResponse``, 25 users each, parsed before timing) written
-  the way a sync writes them: one transaction per page holding the users and the checkpoint.
+  the way a sync writes them (``PageWriter``: the users and the checkpoint in one transaction, committed
+  at least every 0.25 s).
 - **find**: an index of 1,000,000 synthetic users (written straight into the tables, with the real
   page's JSON as each user's public view), then a mix of searches through ``UserIndex.find`` (name
   fragments, aliases, ids, role filters, kudos and age ranges, every sort), each run several times;
@@ -348,8 +349,8 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
     return [
         "## 6. Moderation index",
         "",
-        "Ingest: parsed pages written as a sync writes them (one transaction per page with its checkpoint), "
-        "SQLite file in WAL mode.",
+        "Ingest: parsed pages written the way a sync writes them (`PageWriter`: users and checkpoint in one "
+        "transaction, committed at least every 0.25 s), SQLite file in WAL mode.",
         "",
         "| pass | users | users/s (wall) | users/s (per CPU second of this process) |",
         "|---|---:|---:|---:|",

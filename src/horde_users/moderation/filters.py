@@ -106,17 +106,21 @@ FRAGMENT_ID_CAP = 5000
 walking the sort order instead, where the first page of results comes quickly."""
 
 
-def trigram_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
-    """A :data:`NameLookup` over SQLite's trigram table (fragments of 3 or more characters)."""
+def name_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
+    """A :data:`NameLookup` for SQLite: the trigram table for fragments of 3 or more characters, a
+    walk of the (small) name index for shorter ones, which no trigram can answer."""
 
     def lookup(fragment: str) -> Sequence[int] | None:
-        if len(fragment) < _TRIGRAM:
-            return None
-        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
-        ids = conn.exec_driver_sql(
-            f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?", (pattern, cap + 1)
-        ).scalars()
-        found = list(ids)
+        if len(fragment) >= _TRIGRAM:
+            pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
+            statement = f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?"
+        else:
+            pattern = f"%{_like_escape(fragment)}%"
+            statement = (
+                "SELECT id FROM index_users INDEXED BY ix_index_users_name_lower "
+                "WHERE name_lower LIKE ? ESCAPE '\\' LIMIT ?"
+            )
+        found = list(conn.exec_driver_sql(statement, (pattern, cap + 1)).scalars())
         return None if len(found) > cap else found
 
     return lookup
@@ -168,8 +172,11 @@ def _fragment_clause(fragment: str, names: NameLookup | None) -> ColumnElement[b
     ids = names(fragment) if names is not None else None
     if ids is not None:
         return index_users.c.id.in_(ids) if ids else false()
-    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return index_users.c.name_lower.like(f"%{escaped}%", escape="\\")
+    return index_users.c.name_lower.like(f"%{_like_escape(fragment)}%", escape="\\")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def order_by(sort: SortKey, reverse: bool = False, columns: Any = None) -> list[Any]:

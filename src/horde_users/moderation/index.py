@@ -36,9 +36,9 @@ from horde_users.moderation.filters import (
     FilterError,
     Filters,
     SortKey,
+    name_lookup,
     order_by,
     parse_age,
-    trigram_lookup,
     where_clauses,
 )
 from horde_users.moderation.index_tables import (
@@ -277,7 +277,7 @@ class UserIndex:
         )
 
     def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
-        names = trigram_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
+        names = name_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
         return where_clauses(filters or Filters(), names=names)
 
     def get(self, user_id: int) -> IndexedUser | None:

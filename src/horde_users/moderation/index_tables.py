@@ -65,12 +65,18 @@ index_users = Table(
 """One row per user the list has shown (users that left it stay, marked ``gone``)."""
 
 RARE_ROLES = ("moderator", "flagged", "service", "education", "customizer", "deleted", "gone")
-"""Roles few users hold: each has a partial index (by kudos) over just those users. Common ones
+"""Roles few users hold: each has partial indexes (by kudos, by creation) over just those users. Common ones
 (``trusted``, ``pseudonymous``) need none: walking the sort column's index finds them quickly."""
 
 for _role in RARE_ROLES:
     _holds = index_users.c[_role] == true()
-    Index(f"ix_index_users_{_role}_kudos", index_users.c.kudos, sqlite_where=_holds, postgresql_where=_holds)
+    for _column in ("kudos", "created_at"):
+        Index(
+            f"ix_index_users_{_role}_{_column}",
+            index_users.c[_column],
+            sqlite_where=_holds,
+            postgresql_where=_holds,
+        )
 _has_workers = index_users.c.worker_count > 0
 Index(
     "ix_index_users_workers_kudos",
