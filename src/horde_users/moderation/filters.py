@@ -107,19 +107,15 @@ walking the sort order instead, where the first page of results comes quickly.""
 
 
 def name_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
-    """A :data:`NameLookup` for SQLite: the trigram table for fragments of 3 or more characters, a
-    walk of the (small) name index for shorter ones, which no trigram can answer."""
+    """A :data:`NameLookup` over SQLite's trigram table. Fragments of one or two characters, which no
+    trigram can answer, get None: they are matched while walking the sort order (quick when they are
+    common, a scan of the table when they are rare)."""
 
     def lookup(fragment: str) -> Sequence[int] | None:
-        if len(fragment) >= _TRIGRAM:
-            pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
-            statement = f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?"
-        else:
-            pattern = f"%{_like_escape(fragment)}%"
-            statement = (
-                "SELECT id FROM index_users INDEXED BY ix_index_users_name_lower "
-                "WHERE name_lower LIKE ? ESCAPE '\\' LIMIT ?"
-            )
+        if len(fragment) < _TRIGRAM:
+            return None
+        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
+        statement = f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?"
         found = list(conn.exec_driver_sql(statement, (pattern, cap + 1)).scalars())
         return None if len(found) > cap else found
 
