@@ -183,7 +183,7 @@ class UserIndex:
         """Read every page of the list into the index, ``rate`` requests a minute at most; resumable.
 
         Build ``client`` with ``max_retries=0``: 429s and connection failures are handled here, with the
-        pacer. ``progress`` is called after each stored page; an exception it raises (KeyboardInterrupt
+        pacer. ``progress`` is called after each commit of pages; an exception it raises (KeyboardInterrupt
         included) stops the sync with everything so far stored, and the next sync continues from there.
         """
         chosen = pacer or Pacer(rate_per_minute=rate)

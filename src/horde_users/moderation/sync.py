@@ -1,8 +1,9 @@
 """Syncing the index from ``GET /v2/users``: every page, oldest account first, paced and resumable.
 
 Pages are read with ``sort=age`` (creation order), so a long sync is not shuffled by kudos changes. Each
-page's users and the checkpoint (the next page of the unfinished run) are written in one transaction:
-after Ctrl-C, a crash or a lost connection the next sync resumes at the first page not yet stored.
+page's users and the checkpoint (the next page of the unfinished run) are written in one transaction
+(fast pages share one, see :class:`~horde_users.moderation.ingest.PageWriter`): after Ctrl-C, a crash
+or a lost connection the next sync resumes at the first page not yet stored.
 
 When a run reaches the end of the list, users it did not see are checked one by one with
 ``GET /v2/users/{id}`` (the list can shift under a sync when accounts are wiped): a 404 marks the user
@@ -37,7 +38,8 @@ class SourceMismatchError(ModerationError):
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Where a running sync is, passed to the ``progress`` callback after each stored page."""
+    """Where a running sync is, given to the ``progress`` callback after each commit (at a server's
+    pace, after each page)."""
 
     run_id: int
     page: int
