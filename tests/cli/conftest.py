@@ -38,6 +38,12 @@ class Seeded:
         return [u.api_key for u in (self.admin, self.moderator, self.alice, self.bob, self.service)]
 
 
+@pytest.fixture(autouse=True)
+def journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changes made by CLI tests are journaled in a temporary file, never in the user's data directory."""
+    monkeypatch.setenv("HORDE_USERS_DATABASE", str(tmp_path / "journal.db"))
+
+
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[Seeded]:
     """A sandbox on a free loopback port (rate limits off), shared by the tests of one module."""

@@ -150,7 +150,7 @@ def test_fetch_details_needs_a_moderator_key(cli: Cli, seeded: Seeded, synced: d
     assert "1 users" in done.stdout
     conn = sqlite3.connect(synced["HORDE_USERS_DATABASE"])
     stored = conn.execute(
-        "SELECT details_json FROM index_users WHERE id = ?", (seeded.service.id,)
+        "SELECT details_json FROM index_user_views WHERE id = ?", (seeded.service.id,)
     ).fetchone()
     conn.close()
     assert json.loads(stored[0])["suspicious"] == 0

@@ -85,7 +85,18 @@ def test_served_sandbox_knows_users_seeded_from_the_command_line(tmp_path: Path)
         by_shared = invoke("--json", "whoami", url=url, key=shared.stdout.strip())
         assert json.loads(by_shared.stdout)["username"] == "bob#3 (Shared Key: bot)"
         # --admin: root may grant kudos
-        granted = invoke("--json", "user", "modify", "2", "--kudos", "30", url=url, key=admin["api_key"])
+        granted = invoke(
+            "--json",
+            "user",
+            "modify",
+            "2",
+            "--kudos",
+            "30",
+            "--reason",
+            "test",
+            url=url,
+            key=admin["api_key"],
+        )
         assert granted.exit_code == 0, granted.output
         assert json.loads(granted.stdout)["new_kudos"] == 30.0
         assert "x-ratelimit-limit" not in httpx.get(f"{url}/v2/users/1").headers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -201,6 +202,25 @@ def test_a_role_refusal_stops_the_run_and_a_later_run_finishes_it(
     assert [view(u.id)["kudos"] for u in users] == [125.0] * 3
 
 
+def test_a_refused_row_that_already_granted_kudos_is_never_resent(
+    staff: Staff, boss: HordeUsers, journal: Journal, tmp_path: Path, view: View
+) -> None:
+    target = staff.user(kudos=100)
+    too_long = "x" * 31  # valid for the model, refused by the server after the kudos row ran (§6.5)
+    path = write_csv(
+        tmp_path / "partial.csv", [f"{target.id},10,{too_long},x"], header="user_id,kudos,username,reason"
+    )
+    first = apply_bulk(boss, journal, plan_bulk(boss, journal, load_bulk_file(path)), pacer=fast())
+    assert first.summary() == "1 refused" and first.results[0].error is not None
+    assert first.results[0].error["rc"] == "TooLongUserName"
+    assert view(target.id)["kudos"] == 110.0  # the grant went through before the refusal
+    plan = plan_bulk(boss, journal, load_bulk_file(path))
+    assert [p.state for p in plan.rows] == ["unsafe to resend"]
+    again = apply_bulk(boss, journal, plan, pacer=fast())
+    assert again.summary() == "1 not sent" and "not re-sent" in again.results[0].message
+    assert view(target.id)["kudos"] == 110.0
+
+
 def test_rows_needing_another_role_still_go_after_a_role_refusal(
     staff: Staff, journal: Journal, tmp_path: Path
 ) -> None:
@@ -213,15 +233,35 @@ def test_rows_needing_another_role_still_go_after_a_role_refusal(
     assert report.stopped is None  # a row needing only the moderator role could still go
 
 
-def test_a_bad_key_stops_at_the_first_401(staff: Staff, journal: Journal, tmp_path: Path) -> None:
-    users = [staff.user() for _ in range(2)]
-    path = write_csv(tmp_path / "trust.csv", [f"{u.id},,true,,x" for u in users])
-    with staff.client(staff.mod) as mod:
-        plan = plan_bulk(mod, journal, load_bulk_file(path))
-    with HordeUsers(api_key="wrongwrongwrongwrong12", base_url=staff.sandbox.url) as bad:
-        report = apply_bulk(bad, journal, plan, pacer=fast())
-    assert report.summary() == "1 refused, 1 not sent"
+def test_a_key_that_stops_working_stops_the_run_at_the_first_401(
+    staff: Staff, journal: Journal, tmp_path: Path
+) -> None:
+    me = staff.user("leaving", created=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    path = write_csv(
+        tmp_path / "own.csv", [f"{me.id},me{n}@example.org" for n in range(3)], header="user_id,contact"
+    )
+    with staff.client(me) as own:
+        plan = plan_bulk(own, journal, load_bulk_file(path))
+
+        def wipe_after_the_first_row(result: RowResult) -> None:
+            if result.row.row.number == 1:  # delete, then delete again: the account is wiped, its key dead
+                own.delete_user(me.id)
+                own.delete_user(me.id)
+
+        report = apply_bulk(own, journal, plan, pacer=fast(), progress=wipe_after_the_first_row)
+    assert report.summary() == "1 done, 1 refused, 1 not sent"
     assert report.stopped == "the server refused the key (401): stopped"
+    assert report.results[1].error is not None and report.results[1].error["rc"] == "InvalidAPIKey"
+
+
+def test_a_plan_is_applied_with_the_key_it_was_made_with(
+    staff: Staff, boss: HordeUsers, journal: Journal, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "trust.csv", [f"{staff.user().id},,true,,x"])
+    plan = plan_bulk(boss, journal, load_bulk_file(path))
+    with staff.client(staff.mod) as mod, pytest.raises(ValueError, match="the plan was made as boss"):
+        apply_bulk(mod, journal, plan, pacer=fast())
+    assert journal.list() == []
 
 
 def test_rows_are_paced(staff: Staff, boss: HordeUsers, journal: Journal, tmp_path: Path) -> None:

@@ -169,6 +169,7 @@ def test_list_filters_show_and_export(staff: Staff, boss: HordeUsers, journal: J
     assert journal.list(since=datetime.now(timezone.utc) + timedelta(minutes=1)) == []
     assert len(journal.list(since=datetime.now(timezone.utc) - timedelta(minutes=1))) == 2
     assert [e.id for e in journal.list(limit=1, offset=1)] == [first.id]
+    assert (journal.count(), journal.count(actor="mia"), journal.count(outcome="refused")) == (2, 1, 0)
     with pytest.raises(EntryNotFound):
         journal.get(second.id + 100)
 

@@ -73,7 +73,7 @@ def apply(
             plan = plan_bulk(client, journal, loaded, reason=reason)
         if plan.errors:
             _invalid(plan.errors, f"{file} cannot be applied")
-        _show_plan(plan, json_output=settings.json)
+        _show_plan(plan, json_output=settings.json, dry_run=dry_run)
         if dry_run:
             if not settings.json:
                 typer.echo("dry run: nothing was sent")
@@ -95,8 +95,26 @@ def _invalid(errors: list[str], headline: str) -> None:
     fail(f"{headline} ({len(errors)}); nothing was sent", EXIT_USAGE)
 
 
-def _show_plan(plan: BulkPlan, *, json_output: bool) -> None:
+def _show_plan(plan: BulkPlan, *, json_output: bool, dry_run: bool) -> None:
     if json_output:
+        if dry_run:
+            from horde_users.cli.output import print_json
+
+            rows = [
+                {
+                    "row": p.row.number,
+                    "user_id": p.row.user_id,
+                    "changes": p.row.changes,
+                    "reason": p.reason,
+                    "roles": sorted(role.value for role in p.roles),
+                    "state": p.state,
+                    "previous": p.previous.id if p.previous is not None else None,
+                }
+                for p in plan.rows
+            ]
+            print_json(
+                {"actor": plan.actor.name, "to_send": len(plan.to_send), "rows": rows, "dry_run": True}
+            )
         return
     typer.echo(f"{plan.file.path}: {len(plan.rows)} rows as {plan.actor.name}, {len(plan.to_send)} to send")
     for row in plan.rows:

@@ -129,8 +129,9 @@ def journaled(
             result = send_change(client, journal, user_id, action, changes, reason=reason)
     finally:
         journal.close()
+    reply = result.unwrap()  # a refusal or an unknown outcome is reported by the caller, as before
     err(f"journal: #{result.entry.id} {result.entry.outcome}")
-    return result.unwrap()
+    return reply
 
 
 def _settings(ctx: typer.Context, json_: bool) -> Settings:

@@ -382,10 +382,14 @@ def apply_bulk(
 
     A 401 stops the run; a 403 that says the key lacks a role (``NotAdmin``, ``NotModerator``) stops
     sending the rows that need that role, and stops the run when no row left can go. Rows left unsent
-    are ``not sent`` and go out on a later run. Raises ``ValueError`` when the plan has errors.
+    are ``not sent`` and go out on a later run. Raises ``ValueError`` when the plan has errors or was
+    made with another account's key.
     """
     if plan.errors:
         raise ValueError("the plan has errors: " + "; ".join(plan.errors))
+    actor = Actor.of(client)
+    if actor.id != plan.actor.id:
+        raise ValueError(f"the plan was made as {plan.actor.name}, but this client's key is {actor.name}'s")
     pacer = pacer or Pacer()
     report = BulkReport()
     lacking: set[Role] = set()

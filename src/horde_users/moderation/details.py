@@ -2,7 +2,8 @@
 
 The list shows only the public view. With a moderator's key, ``GET /v2/users/{id}`` shows the privileged
 fields; :func:`fetch_details` reads them for a chosen set of indexed users, paced like the sync, and
-stores each answer beside the public view (``details_json``, ``details_at``, ``suspicious``).
+stores each answer beside the public view (``details_json``, ``details_at``, ``suspicious``), without
+the credentials it shows (``proxy_passkey``, ``sharedkey_ids``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, select, update
 
 from horde_users.errors import NotFoundError
 from horde_users.moderation.errors import ModerationError
-from horde_users.moderation.index_tables import index_users
+from horde_users.moderation.index_tables import index_user_views, index_users
 from horde_users.moderation.pacing import PacedCalls, Pacer
 
 if TYPE_CHECKING:
@@ -75,14 +76,19 @@ def fetch_details(
                 raise NotModeratorError(
                     "the API key does not show the moderator's view: fetching details needs a moderator's key"
                 )
-            values = {
-                "details_json": user.model_dump_json(by_alias=True, exclude_unset=True),
+            values = {"suspicious": user.suspicious}
+            view = {
+                # credentials (proxy passkeys, shared key ids) are never stored
+                "details_json": user.model_dump_json(
+                    by_alias=True, exclude_unset=True, exclude=user.get_sensitive_fields()
+                ),
                 "details_at": clock(),
-                "suspicious": user.suspicious,
             }
             report.fetched.append(user_id)
         with engine.begin() as conn:
             conn.execute(update(index_users).where(index_users.c.id == user_id).values(**values))
+            if "suspicious" in values:
+                conn.execute(update(index_user_views).where(index_user_views.c.id == user_id).values(**view))
         if progress is not None:
             progress(done, len(todo))
     return DetailsReport(

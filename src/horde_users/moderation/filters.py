@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, literal_column, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, true
 
 from horde_users.endpoints import MAX_USER_ID
 from horde_users.moderation.errors import ModerationError
@@ -97,18 +98,43 @@ _ROLE_FILTERS = (
 )
 
 
+NameLookup = Callable[[str], "Sequence[int] | None"]
+"""Ids of the users whose lower-cased name contains a fragment, or None to let SQL scan for it."""
+
+FRAGMENT_ID_CAP = 5000
+"""Up to this many trigram matches are looked up by id; a more common fragment is matched while
+walking the sort order instead, where the first page of results comes quickly."""
+
+
+def name_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
+    """A :data:`NameLookup` over SQLite's trigram table. Fragments of one or two characters, which no
+    trigram can answer, get None: they are matched while walking the sort order (quick when they are
+    common, a scan of the table when they are rare)."""
+
+    def lookup(fragment: str) -> Sequence[int] | None:
+        if len(fragment) < _TRIGRAM:
+            return None
+        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
+        statement = f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?"
+        found = list(conn.exec_driver_sql(statement, (pattern, cap + 1)).scalars())
+        return None if len(found) > cap else found
+
+    return lookup
+
+
 def where_clauses(
-    filters: Filters, *, now: float | None = None, fts: bool = False
+    filters: Filters, *, now: float | None = None, names: NameLookup | None = None
 ) -> list[ColumnElement[bool]]:
-    """SQL conditions on ``index_users`` for ``filters`` (``fts``: use SQLite's trigram name table)."""
+    """SQL conditions on ``index_users`` for ``filters`` (``names``: a fast name-fragment lookup)."""
     c = index_users.c
     clauses: list[ColumnElement[bool]] = []
     if filters.text is not None and filters.text.strip():
-        clauses.append(_text_clause(filters.text.strip(), fts))
+        clauses.append(_text_clause(filters.text.strip(), names))
     for name in _ROLE_FILTERS:
         wanted = getattr(filters, name)
         if wanted is not None:
-            clauses.append(c[name].is_(true()) if wanted else c[name].is_(false()))
+            # "= true" (not "IS true"): the partial indexes are declared with the same expression
+            clauses.append(c[name] == true() if wanted else c[name] == false())
     if filters.has_workers is not None:
         clauses.append(c.worker_count > 0 if filters.has_workers else c.worker_count == 0)
     if filters.min_kudos is not None:
@@ -123,7 +149,7 @@ def where_clauses(
     return clauses
 
 
-def _text_clause(query: str, fts: bool) -> ColumnElement[bool]:
+def _text_clause(query: str, names: NameLookup | None) -> ColumnElement[bool]:
     c = index_users.c
     name, sep, id_text = query.rpartition("#")
     if sep and id_text.isascii() and id_text.isdigit():
@@ -132,30 +158,30 @@ def _text_clause(query: str, fts: bool) -> ColumnElement[bool]:
             return false()
         by_id = c.id == user_id
         return and_(by_id, c.name_lower == name.lower()) if name else by_id
-    fragment = _fragment_clause(query.lower(), fts)
+    fragment = _fragment_clause(query.lower(), names)
     if query.isascii() and query.isdigit() and int(query) <= MAX_USER_ID:
         return or_(c.id == int(query), fragment)
     return fragment
 
 
-def _fragment_clause(fragment: str, fts: bool) -> ColumnElement[bool]:
-    if fts and len(fragment) >= _TRIGRAM:
-        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
-        matching: Any = (
-            select(literal_column("rowid"))
-            .select_from(text(NAMES_FTS))
-            .where(text("name_lower GLOB :pattern").bindparams(pattern=pattern))
-        )
-        return index_users.c.id.in_(matching.scalar_subquery())
-    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return index_users.c.name_lower.like(f"%{escaped}%", escape="\\")
+def _fragment_clause(fragment: str, names: NameLookup | None) -> ColumnElement[bool]:
+    ids = names(fragment) if names is not None else None
+    if ids is not None:
+        return index_users.c.id.in_(ids) if ids else false()
+    return index_users.c.name_lower.like(f"%{_like_escape(fragment)}%", escape="\\")
 
 
-def order_by(sort: SortKey, reverse: bool = False) -> list[Any]:
-    """ORDER BY terms for ``sort`` (ties broken by id, so pages are stable)."""
-    c = index_users.c
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def order_by(sort: SortKey, reverse: bool = False, columns: Any = None) -> list[Any]:
+    """ORDER BY terms for ``sort``; ties are broken by id in the same direction, so one backward or
+    forward walk of the sort column's index (which ends in the id) yields the rows in order.
+    ``columns``: the same columns in a subquery (default: ``index_users``')."""
+    c = index_users.c if columns is None else columns
     terms: dict[SortKey, list[tuple[Any, bool]]] = {  # (column, descending)
-        SortKey.kudos: [(c.kudos, True), (c.id, False)],
+        SortKey.kudos: [(c.kudos, True), (c.id, True)],
         SortKey.age: [(c.created_at, False), (c.id, False)],
         SortKey.newest: [(c.created_at, True), (c.id, True)],
         SortKey.name: [(c.name_lower, False), (c.id, False)],

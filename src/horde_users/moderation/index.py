@@ -24,15 +24,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from horde_users.moderation.database import open_database
 from horde_users.moderation.details import DetailsReport, fetch_details
 from horde_users.moderation.errors import DatabaseError
 from horde_users.moderation.export import ExportFormat, write_users
-from horde_users.moderation.filters import FilterError, Filters, SortKey, order_by, parse_age, where_clauses
-from horde_users.moderation.index_tables import create_index_tables, index_sync_runs, index_users, uses_fts
+from horde_users.moderation.filters import (
+    FRAGMENT_ID_CAP,
+    FilterError,
+    Filters,
+    SortKey,
+    name_lookup,
+    order_by,
+    parse_age,
+    where_clauses,
+)
+from horde_users.moderation.index_tables import (
+    create_index_tables,
+    index_sync_runs,
+    index_user_views,
+    index_users,
+    uses_fts,
+)
 from horde_users.moderation.pacing import DEFAULT_RATE_PER_MINUTE, Pacer
 from horde_users.moderation.sync import (
     ProgressCallback,
@@ -89,13 +104,13 @@ class IndexedUser:
     gone: bool
     """The list no longer shows this user (wiped); kept for the record."""
     gone_since: float | None
+    suspicious: int | None
+    """From the moderator's view (None until fetched)."""
     public_json: str
     """The user as the list sent it (JSON text, by wire name)."""
     details_json: str | None
     """The moderator's view, when fetched with :meth:`UserIndex.fetch_details`."""
     details_at: float | None
-    suspicious: int | None
-    """From the moderator's view (None until fetched)."""
 
     @property
     def public(self) -> dict[str, Any]:
@@ -115,7 +130,8 @@ class IndexedUser:
         return (time.time() if now is None else now) - self.created_at
 
 
-_FIELDS = tuple(IndexedUser.__dataclass_fields__)
+_VIEW_FIELDS = ("public_json", "details_json", "details_at")
+_ROW_FIELDS = tuple(name for name in IndexedUser.__dataclass_fields__ if name not in _VIEW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,9 @@ class UserIndex:
     sentence) when the database fails, and :class:`FilterError` for unusable filter values.
     """
 
+    fragment_id_cap: int = FRAGMENT_ID_CAP
+    """Name fragments with at most this many trigram matches are looked up by id (SQLite)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         create_index_tables(engine)
@@ -164,7 +183,7 @@ class UserIndex:
         """Read every page of the list into the index, ``rate`` requests a minute at most; resumable.
 
         Build ``client`` with ``max_retries=0``: 429s and connection failures are handled here, with the
-        pacer. ``progress`` is called after each stored page; an exception it raises (KeyboardInterrupt
+        pacer. ``progress`` is called after each commit of pages; an exception it raises (KeyboardInterrupt
         included) stops the sync with everything so far stored, and the next sync continues from there.
         """
         chosen = pacer or Pacer(rate_per_minute=rate)
@@ -221,17 +240,45 @@ class UserIndex:
         except ValueError:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
-        query = (
-            select(*(index_users.c[name] for name in _FIELDS))
-            .where(*where_clauses(filters or Filters(), fts=uses_fts(self.engine)))
-            .order_by(*order_by(chosen, reverse))
-            .offset(offset or None)
-            .limit(limit)
-        )
         with _database_errors(), self.engine.connect() as conn:
+            query = self._query(conn, filters, chosen, reverse, limit, offset)
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
             for row in result:
                 yield IndexedUser(*row)
+
+    def _query(
+        self,
+        conn: Connection,
+        filters: Filters | None,
+        sort: SortKey,
+        reverse: bool,
+        limit: int | None,
+        offset: int,
+    ) -> Any:
+        """Choose the page of users on the small rows first, then join their JSON to just that page."""
+        views = index_user_views.c
+        picked = (
+            select(*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
+            .where(*self._where(conn, filters))
+            .order_by(*order_by(sort, reverse))
+            .offset(offset or None)
+            .limit(limit)
+            .subquery()
+        )
+        return (
+            select(
+                *(picked.c[name] for name in _ROW_FIELDS),
+                views.public_json,
+                views.details_json,
+                views.details_at,
+            )
+            .join_from(picked, index_user_views, views.id == picked.c.id)
+            .order_by(*order_by(sort, reverse, picked.c))
+        )
+
+    def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
+        names = name_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
+        return where_clauses(filters or Filters(), names=names)
 
     def get(self, user_id: int) -> IndexedUser | None:
         """One indexed user by id (gone ones included), or None."""
@@ -240,12 +287,8 @@ class UserIndex:
 
     def count(self, filters: Filters | None = None) -> int:
         """How many users match ``filters``."""
-        query = (
-            select(func.count())
-            .select_from(index_users)
-            .where(*where_clauses(filters or Filters(), fts=uses_fts(self.engine)))
-        )
         with _database_errors(), self.engine.connect() as conn:
+            query = select(func.count()).select_from(index_users).where(*self._where(conn, filters))
             return int(conn.execute(query).scalar_one())
 
     def export(

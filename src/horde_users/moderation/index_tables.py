@@ -1,7 +1,8 @@
 """The index's tables: one row per listed user, and one row per sync run (the resumable checkpoint).
 
 Times are UTC Unix seconds (floats), so age filters are plain number comparisons on every database.
-``public_json`` is the user as the list sent it; ``details_json`` the moderator's view, when fetched.
+The JSON views live in ``index_user_views`` (the list's public view, and the moderator's view when
+fetched), so the rows that searches scan and sort stay small.
 On SQLite a trigram FTS5 table (:data:`NAMES_FTS`) mirrors ``name_lower`` for fast fragment search.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 
 from horde_users.moderation.database import ensure_tables, metadata
@@ -51,22 +53,47 @@ index_users = Table(
     *(Column(name, Boolean, nullable=False) for name in ROLE_COLUMNS),
     Column("account_age", BigInteger),
     Column("created_at", Float),
-    Column("public_json", Text, nullable=False),
     Column("listed_at", Float, nullable=False),
     Column("seen_in_run", Integer, nullable=False),
     Column("gone", Boolean, nullable=False, default=False),
     Column("gone_since", Float),
-    Column("details_json", Text),
-    Column("details_at", Float),
     Column("suspicious", Integer),
     Index("ix_index_users_kudos", "kudos"),
     Index("ix_index_users_created_at", "created_at"),
     Index("ix_index_users_name_lower", "name_lower"),
-    Index("ix_index_users_worker_count", "worker_count"),
-    Index("ix_index_users_seen_in_run", "seen_in_run"),
-    *(Index(f"ix_index_users_{name}", name) for name in ROLE_COLUMNS),
 )
 """One row per user the list has shown (users that left it stay, marked ``gone``)."""
+
+RARE_ROLES = ("moderator", "flagged", "service", "education", "customizer", "deleted", "gone")
+"""Roles few users hold: each has partial indexes (by kudos, by creation) over just those users. Common ones
+(``trusted``, ``pseudonymous``) need none: walking the sort column's index finds them quickly."""
+
+for _role in RARE_ROLES:
+    _holds = index_users.c[_role] == true()
+    for _column in ("kudos", "created_at"):
+        Index(
+            f"ix_index_users_{_role}_{_column}",
+            index_users.c[_column],
+            sqlite_where=_holds,
+            postgresql_where=_holds,
+        )
+_has_workers = index_users.c.worker_count > 0
+Index(
+    "ix_index_users_workers_kudos",
+    index_users.c.kudos,
+    sqlite_where=_has_workers,
+    postgresql_where=_has_workers,
+)
+
+index_user_views = Table(
+    "index_user_views",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("public_json", Text, nullable=False),
+    Column("details_json", Text),
+    Column("details_at", Float),
+)
+"""Each indexed user's JSON: as the list showed it, and the moderator's view when fetched."""
 
 index_sync_runs = Table(
     "index_sync_runs",
@@ -86,7 +113,7 @@ index_sync_runs = Table(
 
 def create_index_tables(engine: Engine) -> None:
     """Create the index's tables (and, on SQLite, the trigram name table) when missing."""
-    ensure_tables(engine, index_users, index_sync_runs)
+    ensure_tables(engine, index_users, index_user_views, index_sync_runs)
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:
             conn.execute(

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     or_,
     select,
@@ -251,17 +252,25 @@ class Journal:
     ) -> builtins.list[JournalEntry]:
         """Entries, newest first. ``user`` and ``actor`` match an id, an alias (``alice#3``) or a name."""
         statement = select(journal_table).order_by(journal_table.c.id.desc()).offset(offset)
-        if user is not None:
-            statement = statement.where(_matches(journal_table.c.user_id, journal_table.c.user_name, user))
-        if actor is not None:
-            statement = statement.where(_matches(journal_table.c.actor_id, journal_table.c.actor, actor))
-        if since is not None:
-            statement = statement.where(journal_table.c.time >= _utc_naive(since))
-        if outcome is not None:
-            statement = statement.where(journal_table.c.outcome == outcome)
+        statement = statement.where(*_filters(user, actor, since, outcome))
         if limit is not None:
             statement = statement.limit(limit)
         return self._read(statement)
+
+    def count(
+        self,
+        *,
+        user: int | str | None = None,
+        actor: int | str | None = None,
+        since: datetime | None = None,
+        outcome: Outcome | None = None,
+    ) -> int:
+        """How many entries :meth:`list` would give with these filters and no limit (for paging)."""
+        statement = (
+            select(func.count()).select_from(journal_table).where(*_filters(user, actor, since, outcome))
+        )
+        with _transaction(self.engine, "read") as conn:
+            return int(conn.execute(statement).scalar_one())
 
     def by_bulk_keys(self, keys: Iterable[str]) -> dict[str, builtins.list[JournalEntry]]:
         """The entries of bulk rows by their key (file digest and row number), oldest first."""
@@ -314,6 +323,21 @@ EXPORT_COLUMNS = [field_.name for field_ in JournalEntry.__dataclass_fields__.va
 
 def _csv_cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+def _filters(
+    user: int | str | None, actor: int | str | None, since: datetime | None, outcome: Outcome | None
+) -> list[Any]:
+    conditions = []
+    if user is not None:
+        conditions.append(_matches(journal_table.c.user_id, journal_table.c.user_name, user))
+    if actor is not None:
+        conditions.append(_matches(journal_table.c.actor_id, journal_table.c.actor, actor))
+    if since is not None:
+        conditions.append(journal_table.c.time >= _utc_naive(since))
+    if outcome is not None:
+        conditions.append(journal_table.c.outcome == outcome)
+    return conditions
 
 
 def _matches(id_column: Any, name_column: Any, wanted: int | str) -> Any:

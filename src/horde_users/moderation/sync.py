@@ -1,8 +1,9 @@
 """Syncing the index from ``GET /v2/users``: every page, oldest account first, paced and resumable.
 
 Pages are read with ``sort=age`` (creation order), so a long sync is not shuffled by kudos changes. Each
-page's users and the checkpoint (the next page of the unfinished run) are written in one transaction:
-after Ctrl-C, a crash or a lost connection the next sync resumes at the first page not yet stored.
+page's users and the checkpoint (the next page of the unfinished run) are written in one transaction
+(fast pages share one, see :class:`~horde_users.moderation.ingest.PageWriter`): after Ctrl-C, a crash
+or a lost connection the next sync resumes at the first page not yet stored.
 
 When a run reaches the end of the list, users it did not see are checked one by one with
 ``GET /v2/users/{id}`` (the list can shift under a sync when accounts are wiped): a 404 marks the user
@@ -24,7 +25,7 @@ from horde_users.endpoints import MAX_PAGE, USERS_PER_PAGE
 from horde_users.errors import NotFoundError
 from horde_users.moderation.errors import ModerationError
 from horde_users.moderation.index_tables import index_sync_runs, index_users
-from horde_users.moderation.ingest import mark_gone, upsert_users
+from horde_users.moderation.ingest import Checkpoint, PageWriter, mark_gone, relaxed_durability
 from horde_users.moderation.pacing import PacedCalls, Pacer
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ class SourceMismatchError(ModerationError):
 
 @dataclass(frozen=True)
 class SyncProgress:
-    """Where a running sync is, passed to the ``progress`` callback after each stored page."""
+    """Where a running sync is, given to the ``progress`` callback after each commit (at a server's
+    pace, after each page)."""
 
     run_id: int
     page: int
@@ -117,27 +119,25 @@ def run_sync(
                 )
             )
 
-    while True:
-        page = _run_row(engine, run_id).next_page
-        if page > MAX_PAGE:
+    run = _run_row(engine, run_id)
+    checkpoint = Checkpoint(run_id, run.next_page, run.pages_done, run.users_seen)
+    with engine.connect() as conn, relaxed_durability(conn):
+        writer = PageWriter(conn, checkpoint)
+        while checkpoint.next_page <= MAX_PAGE:
+            page = checkpoint.next_page
+            try:
+                batch = requests.call(partial(client.list_users, page=page, sort="age"))
+            except BaseException:
+                writer.commit()  # keep what was read before the failure
+                raise
+            full = len(batch) >= USERS_PER_PAGE
+            last = not full or page == MAX_PAGE
+            if writer.add(batch, next_page=page + 1 if full else page, now=clock(), last=last):
+                report(checkpoint)
+            if not full:
+                break
+        else:
             reached_limit = True
-            break
-        batch = requests.call(partial(client.list_users, page=page, sort="age"))
-        full = len(batch) >= USERS_PER_PAGE
-        with engine.begin() as conn:
-            stored = upsert_users(conn, batch, run_id, clock())
-            conn.execute(
-                update(index_sync_runs)
-                .where(index_sync_runs.c.id == run_id)
-                .values(
-                    next_page=page + 1 if full else page,
-                    pages_done=index_sync_runs.c.pages_done + 1,
-                    users_seen=index_sync_runs.c.users_seen + stored,
-                )
-            )
-        report(_run_row(engine, run_id))
-        if not full:
-            break
 
     verified = gone = 0
     if not reached_limit:

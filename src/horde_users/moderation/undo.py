@@ -167,7 +167,7 @@ def _invert_modify(entry: JournalEntry) -> tuple[Action | None, dict[str, Any], 
     before, after, sent = entry.before or {}, entry.after or {}, entry.changes
     refusals = [NOT_UNDOABLE[name] for name in sent if name in NOT_UNDOABLE]
     if "undelete" in sent:
-        refusals.append("undelete is undone with a delete: undo it on its own")
+        refusals.append("an undelete sent with other fields cannot be undone (undo it with `user delete`)")
     inverse: dict[str, Any] = {}
     checks: Checks = {}
     if "kudos" in sent:
