@@ -61,13 +61,14 @@ def _page(request: Request) -> int:
 def journal_page(request: Request) -> HTMLResponse:
     console = console_of(request)
     page = _page(request)
-    error, rows, has_next = "", [], False
+    error, rows, has_next, total = "", [], False, 0
     values: dict[str, str] = {}
     try:
         values, filters = read_filters(request)
         journal = console.journal
         entries = journal.list(**filters, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
         has_next, entries = len(entries) > PER_PAGE, entries[:PER_PAGE]
+        total = journal.count(**filters)
         rows = entry_rows(entries, toolkit.undone_ids(console, [entry.id for entry in entries]))
     except JournalInputError as exc:
         error = str(exc)
@@ -86,6 +87,8 @@ def journal_page(request: Request) -> HTMLResponse:
             "filtered": any(values.values()),
             "page": page,
             "has_next": has_next,
+            "total": total,
+            "pages": max(1, -(-total // PER_PAGE)),
             "error": error,
             "query_with": lambda **changes: query_with(request, **changes),
             "export_query": "" if export_query == "?" else export_query,
