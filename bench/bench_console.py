@@ -26,74 +26,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 
 def build_index(url: str, users: int) -> None:
-    """``users`` indexed users (ids 1..users) and a finished sync run, written in batches."""
+    """``users`` indexed users (ids 1..users) stored the way a sync stores them, and a finished run."""
     from sqlalchemy import insert
 
+    from horde_users.models import UserDetailsResponse
     from horde_users.moderation.database import open_database
     from horde_users.moderation.index import UserIndex
-    from horde_users.moderation.index_tables import NAMES_FTS, ROLE_COLUMNS, index_sync_runs, index_users
+    from horde_users.moderation.index_tables import index_sync_runs
+    from horde_users.moderation.ingest import upsert_users
 
     engine = open_database(url)
     UserIndex(engine)  # creates the tables
     rng = random.Random(7)
     now = time.time()
-    batch: list[dict[str, Any]] = []
     words = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "nova", "omega", "pixel", "zulu"]
+    with engine.begin() as conn:
+        run = conn.execute(
+            insert(index_sync_runs),
+            {"source": "bench", "started_at": now - 60, "next_page": 1, "reached_page_limit": False},
+        )
+        run_id = int(run.inserted_primary_key[0])  # type: ignore[index]
+    batch: list[UserDetailsResponse] = []
 
     def flush() -> None:
         with engine.begin() as conn:
-            conn.execute(insert(index_users), batch)
-            if engine.dialect.name == "sqlite":
-                conn.exec_driver_sql(
-                    f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)",
-                    [(row["id"], row["name_lower"]) for row in batch],
-                )
+            upsert_users(conn, batch, run_id, now)
         batch.clear()
 
     for user_id in range(1, users + 1):
         name = f"{rng.choice(words)}{user_id}"
-        age = rng.randint(0, 3 * 365 * 86400)
-        row: dict[str, Any] = {
-            "id": user_id,
-            "username": f"{name}#{user_id}",
-            "name": name,
-            "name_lower": name.lower(),
-            "kudos": float(rng.randint(0, 10**7)),
-            "concurrency": 30,
-            "worker_count": rng.choice((0, 0, 0, 1, 2)),
-            "account_age": age,
-            "created_at": now - age,
-            "public_json": json.dumps({"username": f"{name}#{user_id}", "id": user_id}),
-            "listed_at": now,
-            "seen_in_run": 1,
-            "gone": False,
-            "gone_since": None,
-            "details_json": None,
-            "details_at": None,
-            "suspicious": None,
-        }
-        for role in ROLE_COLUMNS:
-            row[role] = rng.random() < 0.05
-        batch.append(row)
+        roles = {role: rng.random() < 0.05 for role in ROLES}
+        batch.append(
+            UserDetailsResponse.model_validate(
+                {
+                    "username": f"{name}#{user_id}",
+                    "id": user_id,
+                    "kudos": float(rng.randint(0, 10**7)),
+                    "concurrency": 30,
+                    "worker_count": rng.choice((0, 0, 0, 1, 2)),
+                    "account_age": rng.randint(0, 3 * 365 * 86400),
+                    **roles,
+                }
+            )
+        )
         if len(batch) >= 20_000:
             flush()
     if batch:
         flush()
     with engine.begin() as conn:
         conn.execute(
-            insert(index_sync_runs),
-            {
-                "source": "bench",
-                "started_at": now - 60,
-                "finished_at": now,
-                "next_page": users // 25 + 2,
-                "pages_done": users // 25 + 1,
-                "users_seen": users,
-                "reached_page_limit": False,
-            },
+            index_sync_runs.update()
+            .where(index_sync_runs.c.id == run_id)
+            .values(finished_at=now, next_page=users // 25 + 2, pages_done=users // 25 + 1, users_seen=users)
         )
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
+
+
+ROLES = ("moderator", "trusted", "flagged", "service", "education", "customizer", "deleted", "pseudonymous")
 
 
 def build_journal(url: str, entries: int, users: int) -> None:
