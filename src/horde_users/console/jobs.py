@@ -23,6 +23,8 @@ class Job:
 
     kind: str
     title: str
+    unit: str = ""
+    """What ``done`` and ``total`` count ("pages", "rows")."""
     id: str = field(default_factory=lambda: secrets.token_hex(8))
     status: Status = "running"
     done: int = 0
@@ -61,6 +63,7 @@ class Job:
             "done": self.done,
             "total": self.total,
             "percent": self.percent,
+            "unit": self.unit,
             "message": self.message,
         }
 
@@ -78,6 +81,7 @@ class Jobs:
         kind: str,
         title: str,
         work: Callable[[Job], Any],
+        unit: str = "",
         describe_failure: Callable[[BaseException], str] = str,
     ) -> Job:
         """Run ``work(job)`` in a thread; return the running job of this kind if there is one."""
@@ -85,7 +89,7 @@ class Jobs:
             for job in self._jobs.values():
                 if job.kind == kind and job.running:
                     return job
-            job = Job(kind=kind, title=title)
+            job = Job(kind=kind, title=title, unit=unit)
             self._jobs[job.id] = job
             thread = threading.Thread(
                 target=self._run, args=(job, work, describe_failure), name=f"console-{kind}", daemon=True

@@ -171,10 +171,12 @@ def start_sync(console: Console) -> Job:
                 report = console.index.sync(client, progress=progress)
             finally:
                 refresh_state(console, wait=True)
-        job.report(report.pages, report.pages, f"{report.users_seen:,} users from {report.pages} pages")
+        job.report(report.pages, report.pages, f"{report.users_seen:,} users")
         return report
 
-    return console.jobs.start("sync", "Index sync", work, lambda exc: describe_error(console, exc))
+    return console.jobs.start(
+        "sync", "Index sync", work, unit="pages", describe_failure=lambda exc: describe_error(console, exc)
+    )
 
 
 # -- changes and the journal ----------------------------------------------------------------------
@@ -318,7 +320,9 @@ def start_bulk(console: Console, upload_id: str, reason: str) -> Job:
         return report
 
     title = f"Bulk run of {len(plan.to_send)} row{'s' if len(plan.to_send) != 1 else ''}"
-    return console.jobs.start("bulk", title, work, lambda exc: describe_error(console, exc))
+    return console.jobs.start(
+        "bulk", title, work, unit="rows", describe_failure=lambda exc: describe_error(console, exc)
+    )
 
 
 @dataclass(frozen=True)

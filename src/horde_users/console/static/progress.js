@@ -16,7 +16,8 @@
           if (job.total) { bar.max = job.total; bar.value = job.done; } else { bar.removeAttribute("value"); }
         }
         if (text) {
-          text.textContent = job.done + (job.total ? " of " + job.total : "") + (job.message ? " · " + job.message : "");
+          text.textContent = job.done + (job.total ? " of " + job.total : "") + (job.unit ? " " + job.unit : "") +
+            (job.message ? " · " + job.message : "");
         }
         if (job.status === "running") { window.setTimeout(poll, 700); } else { window.location.reload(); }
       })
