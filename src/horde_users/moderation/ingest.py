@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 
 from horde_users.models import UserDetailsResponse
 from horde_users.moderation.index_tables import (
@@ -114,6 +114,13 @@ def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id:
     return len(rows)
 
 
+_MOVE_CHECKPOINT = (
+    update(index_sync_runs)
+    .where(index_sync_runs.c.id == bindparam("run"))
+    .values(next_page=bindparam("next"), pages_done=bindparam("pages"), users_seen=bindparam("users"))
+)
+
+
 @dataclass
 class Checkpoint:
     """Where a sync run stands: the next page to read, and what it stored so far."""
@@ -135,13 +142,13 @@ def store_page(
     """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
     stored = upsert_users(conn, users, checkpoint.run_id, now)
     conn.execute(
-        update(index_sync_runs)
-        .where(index_sync_runs.c.id == checkpoint.run_id)
-        .values(
-            next_page=next_page,
-            pages_done=checkpoint.pages_done + 1,
-            users_seen=checkpoint.users_seen + stored,
-        )
+        _MOVE_CHECKPOINT,
+        {
+            "run": checkpoint.run_id,
+            "next": next_page,
+            "pages": checkpoint.pages_done + 1,
+            "users": checkpoint.users_seen + stored,
+        },
     )
     checkpoint.next_page = next_page
     checkpoint.pages_done += 1
