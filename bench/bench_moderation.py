@@ -370,6 +370,16 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
             for k, v in find["queries"].items()
         ),
         "",
+        "Over 50 ms (median): "
+        + (
+            ", ".join(
+                f"{k} ({v['median_ms']:.0f} ms)" for k, v in find["queries"].items() if v["median_ms"] > 50
+            )
+            or "none"
+        )
+        + ". A fragment of one or two characters cannot use the trigram table; when it is rare, finding "
+        "50 matches walks much of the table.",
+        "",
         f"Sync against a sandbox with its rate limits on: {sync['requests']} requests "
         f"in {sync['seconds']:.1f} s at "
         f"`--rate {sync['configured_per_min']:g}`: {sync['achieved_per_min']:.1f} requests a minute, "

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, bindparam, update
 
 from horde_users.models import UserDetailsResponse
 from horde_users.moderation.index_tables import (
@@ -43,6 +43,7 @@ _UPDATED = (
 
 _SERIALIZER = UserDetailsResponse.__pydantic_serializer__
 _COLUMNS = ("id", *_UPDATED)
+assert _COLUMNS[7:15] == ROLE_COLUMNS, "user_row() writes the roles in this order"
 _SQLITE_UPSERT = (
     f"INSERT INTO index_users ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _UPDATED)}"
@@ -59,31 +60,36 @@ def split_alias(username: str) -> str:
     return name if sep and suffix.isdigit() else username
 
 
-def user_row(user: UserDetailsResponse, run_id: int, now: float) -> dict[str, Any]:
-    """The ``index_users`` values of one listed user (its public JSON kept by wire name)."""
+def user_row(user: UserDetailsResponse, run_id: int, now: float) -> tuple[tuple[Any, ...], str]:
+    """One listed user's ``index_users`` values (in :data:`_COLUMNS` order) and its public JSON."""
     username = user.username or ""
     name = split_alias(username)
     age = user.account_age
-    row: dict[str, Any] = {
-        "id": user.id_,
-        "username": username,
-        "name": name,
-        "name_lower": name.lower(),
-        "kudos": float(user.kudos or 0.0),
-        "concurrency": user.concurrency,
-        "worker_count": int(user.worker_count or 0),
-        "account_age": age,
-        "created_at": None if age is None else now - age,
-        # what model_dump_json(by_alias=True, exclude_unset=True) does, without its Python wrapper
-        "public_json": _SERIALIZER.to_json(user, by_alias=True, exclude_unset=True).decode(),
-        "listed_at": now,
-        "seen_in_run": run_id,
-        "gone": False,
-        "gone_since": None,
-    }
-    for role in ROLE_COLUMNS:
-        row[role] = bool(getattr(user, role))
-    return row
+    values = (
+        user.id_,
+        username,
+        name,
+        name.lower(),
+        float(user.kudos or 0.0),
+        user.concurrency,
+        int(user.worker_count or 0),
+        bool(user.moderator),
+        bool(user.trusted),
+        bool(user.flagged),
+        bool(user.service),
+        bool(user.education),
+        bool(user.customizer),
+        bool(user.deleted),
+        bool(user.pseudonymous),
+        age,
+        None if age is None else now - age,
+        now,
+        run_id,
+        False,
+        None,
+    )
+    # what model_dump_json(by_alias=True, exclude_unset=True) does, without its Python wrapper
+    return values, _SERIALIZER.to_json(user, by_alias=True, exclude_unset=True).decode()
 
 
 def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id: int, now: float) -> int:
@@ -92,16 +98,27 @@ def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id:
     if not rows:
         return 0
     if uses_fts(conn):
-        _mirror_names(conn, rows)
-        # the plain DB-API executemany: SQLAlchemy's per-row parameter processing would cost more
-        # than the insert itself
-        conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(row[name] for name in _COLUMNS) for row in rows])
-        conn.exec_driver_sql(_SQLITE_VIEWS_UPSERT, [(row["id"], row["public_json"]) for row in rows])
+        # the DB-API cursor of this transaction: SQLAlchemy's per-statement work would cost more than
+        # the inserts themselves
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _mirror_names(cursor, [(values[0], values[3]) for values, _ in rows])
+            cursor.executemany(_SQLITE_UPSERT, [values for values, _ in rows])
+            cursor.executemany(_SQLITE_VIEWS_UPSERT, [(values[0], text) for values, text in rows])
+        finally:
+            cursor.close()
     else:
         users_upsert, views_upsert = _upsert_statements(conn)
-        conn.execute(users_upsert, [{k: v for k, v in row.items() if k != "public_json"} for row in rows])
-        conn.execute(views_upsert, [{"id": row["id"], "public_json": row["public_json"]} for row in rows])
+        conn.execute(users_upsert, [dict(zip(_COLUMNS, values, strict=True)) for values, _ in rows])
+        conn.execute(views_upsert, [{"id": values[0], "public_json": text} for values, text in rows])
     return len(rows)
+
+
+_MOVE_CHECKPOINT = (
+    update(index_sync_runs)
+    .where(index_sync_runs.c.id == bindparam("run"))
+    .values(next_page=bindparam("next"), pages_done=bindparam("pages"), users_seen=bindparam("users"))
+)
 
 
 @dataclass
@@ -125,13 +142,13 @@ def store_page(
     """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
     stored = upsert_users(conn, users, checkpoint.run_id, now)
     conn.execute(
-        update(index_sync_runs)
-        .where(index_sync_runs.c.id == checkpoint.run_id)
-        .values(
-            next_page=next_page,
-            pages_done=checkpoint.pages_done + 1,
-            users_seen=checkpoint.users_seen + stored,
-        )
+        _MOVE_CHECKPOINT,
+        {
+            "run": checkpoint.run_id,
+            "next": next_page,
+            "pages": checkpoint.pages_done + 1,
+            "users": checkpoint.users_seen + stored,
+        },
     )
     checkpoint.next_page = next_page
     checkpoint.pages_done += 1
@@ -222,25 +239,18 @@ def _build_upsert(conn: Connection, table: Any, updated: Sequence[str]) -> Any:
     )
 
 
-def _mirror_names(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def _mirror_names(cursor: Any, names: Sequence[tuple[int, str]]) -> None:
     """Keep the trigram table in step: only new users and renamed ones are written."""
-    ids = [row["id"] for row in rows]
-    marks = ", ".join("?" * len(ids))
-    known: dict[int, str] = dict(
-        conn.exec_driver_sql(
-            f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", tuple(ids)
-        ).all()
-    )
-    changed = [row for row in rows if known.get(row["id"]) != row["name_lower"]]
+    marks = ", ".join("?" * len(names))
+    cursor.execute(f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", [i for i, _ in names])
+    known: dict[int, str] = dict(cursor.fetchall())
+    changed = [(user_id, name) for user_id, name in names if known.get(user_id) != name]
     if not changed:
         return
-    renamed = [(row["id"],) for row in changed if row["id"] in known]
+    renamed = [(user_id,) for user_id, _ in changed if user_id in known]
     if renamed:
-        conn.exec_driver_sql(f"DELETE FROM {NAMES_FTS} WHERE rowid = ?", renamed)
-    conn.exec_driver_sql(
-        f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)",
-        [(row["id"], row["name_lower"]) for row in changed],
-    )
+        cursor.executemany(f"DELETE FROM {NAMES_FTS} WHERE rowid = ?", renamed)
+    cursor.executemany(f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)", changed)
 
 
 def mark_gone(conn: Connection, run_id: int, now: float) -> int:
