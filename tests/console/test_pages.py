@@ -241,3 +241,21 @@ def test_job_progress_endpoint(console: ConsoleServer, browser_client: httpx.Cli
     state = browser_client.get(f"/jobs/{job.id}").json()
     assert state["status"] == "finished"
     assert state["done"] == state["total"] == 1
+
+
+def test_an_unknown_user_and_an_unreachable_server_are_explained(world: World, tmp_path: Path) -> None:
+    server = start_console(world, tmp_path, world.moderator.api_key)
+    try:
+        with login(server) as client:
+            missing = client.get("/users/999999")
+            assert missing.status_code == 404
+            assert "No such user" in missing.text
+            assert client.get("/users/abc").status_code == 404
+            world.sandbox.stop()
+            gone = client.get(f"/users/{world.target.id}")
+            assert gone.status_code == 503
+            assert "Cannot reach the server" in gone.text
+            assert world.moderator.api_key not in gone.text
+            assert client.get("/journal").status_code == 200  # local pages still work
+    finally:
+        server.stop()

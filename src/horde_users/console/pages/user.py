@@ -50,14 +50,24 @@ def _editable(console: Console, user: UserDetailsResponse) -> list[EditableField
 
 
 def _failure(request: Request, console: Console, exc: Exception, user_id: int | None = None) -> HTMLResponse:
-    from horde_users.errors import HordeAPIError, NotFoundError
+    from pydantic import ValidationError
 
-    status = 404 if isinstance(exc, NotFoundError) else 502 if isinstance(exc, HordeAPIError) else 503
+    from horde_users.errors import HordeAPIError, HordeConnectionError, NotFoundError
+
+    title, status = "Something went wrong", 500
+    if isinstance(exc, NotFoundError):
+        title, status = "No such user", 404
+    elif isinstance(exc, HordeAPIError):
+        title, status = "The server refused", 502
+    elif isinstance(exc, HordeConnectionError):
+        title, status = "Cannot reach the server", 503
+    elif isinstance(exc, (ValidationError, ValueError)):
+        title, status = "Not a valid change", 400
     return render(
         request,
         "message.html",
         {
-            "title": "The server refused" if isinstance(exc, HordeAPIError) else "Cannot reach the server",
+            "title": title,
             "text": describe_error(console, exc),
             "tone": "error",
             "back": f"/users/{user_id}" if user_id is not None and status != 404 else "/",
