@@ -61,6 +61,7 @@ def driver() -> Iterator[Any]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={WIDTHS['wide']},900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see CSP violations and JS errors
     service = Service(executable_path=str(CHROMEDRIVER))
     browser = webdriver.Chrome(options=options, service=service)
     browser.set_page_load_timeout(60)
@@ -111,3 +112,8 @@ def navigate(browser: Any, element: Any, *keys: str) -> None:
         element.click()
     WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
     WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def browser_errors(browser: Any) -> list[str]:
+    """The page errors the browser logged since the last call (CSP violations, script errors)."""
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]

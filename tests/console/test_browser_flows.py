@@ -19,7 +19,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from horde_users.console.server import ConsoleServer
-from tests.console.browser import driver, navigate, screenshots
+from tests.console.browser import browser_errors, driver, navigate, screenshots
 from tests.console.conftest import World
 
 __all__ = ["driver"]
@@ -128,3 +128,8 @@ def test_search_change_journal_undo_and_bulk(
     assert account["trusted"] is True
     assert account["concurrency"] == 40
     assert world.account(world.plain.id)["concurrency"] == 35
+    # no CSP violation, no script error, no missing asset on the way (the refused file's page is a 400)
+    refused_upload = (
+        f"{console.url}/bulk - Failed to load resource: the server responded with a status of 400"
+    )
+    assert [error for error in browser_errors(driver) if not error.startswith(refused_upload)] == []
