@@ -29,7 +29,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from report import render  # noqa: E402
+from bench_moderation import render_moderation  # noqa: E402
+from report import RENDERERS, render  # noqa: E402
+
+RENDERERS["moderation"] = render_moderation  # section 6, rendered by its own module
 
 REPO = HERE.parent
 VENV = REPO / ".venv-bench"
@@ -38,8 +41,15 @@ PYENV_312 = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python"
 REQUIREMENTS = ["horde-sdk==0.33.3", "orjson", "msgspec", "pyinstrument"]
 STAMP = VENV / ".bench-installed"
 LAST = VENV / "last_results.json"
-SECTIONS = ("import", "parse", "request", "sandbox", "bulk")
-SECTION_TIMEOUT_S = {"import": 240, "parse": 240, "request": 300, "sandbox": 600, "bulk": 400}
+SECTIONS = ("import", "parse", "request", "sandbox", "bulk", "moderation")
+SECTION_TIMEOUT_S = {
+    "import": 240,
+    "parse": 240,
+    "request": 300,
+    "sandbox": 600,
+    "bulk": 400,
+    "moderation": 900,
+}
 
 
 def find_python312() -> Path:

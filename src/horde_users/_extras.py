@@ -15,7 +15,16 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "sandbox": ("fastapi", "uvicorn", "sqlalchemy", "bleach"),
     "postgres": ("psycopg",),
     "moderation": ("sqlalchemy", "platformdirs"),
-    "console": ("sqlalchemy", "platformdirs", "fastapi", "uvicorn", "jinja2", "python_multipart"),
+    "console": (
+        "typer",
+        "rich",
+        "sqlalchemy",
+        "platformdirs",
+        "fastapi",
+        "uvicorn",
+        "jinja2",
+        "python_multipart",
+    ),
 }
 """The top-level modules each extra provides (its packages' import names), smallest extras first."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from typer.core import TyperGroup
 
-from horde_users.cli import bulk, journal, sandbox, users
+from horde_users.cli import bulk, console, find, index, journal, sandbox, users
 from horde_users.cli.common import (
     EXIT_DECLINED,
     EXIT_INTERRUPTED,
@@ -108,10 +108,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("whoami")(users.whoami)
+users.user_app.command("find")(find.find)
 app.add_typer(users.user_app, name="user")
+app.add_typer(index.index_app, name="index")
 app.add_typer(sandbox.sandbox_app, name="sandbox")
 app.add_typer(journal.journal_app, name="journal")
 app.add_typer(bulk.bulk_app, name="bulk")
+app.command("console")(console.console)
 
 
 def _version(value: bool) -> None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from horde_users._extras import require
 
-from horde_users.moderation.errors import DatabaseError
+require("moderation")
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, text  # noqa: E402 (after the check)
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError  # noqa: E402
+
+from horde_users.moderation.errors import DatabaseError  # noqa: E402
 
 DATABASE_ENV = "HORDE_USERS_DATABASE"
 DEFAULT_FILE_NAME = "moderation.db"

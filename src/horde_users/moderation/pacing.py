@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from horde_users.errors import HordeConnectionError, RateLimitError
 
 LIST_LIMIT_PER_MINUTE = 90
 """The real server's published limit for the user list, per client address."""
@@ -47,3 +50,47 @@ class Pacer:
     def back_off(self, seconds: float) -> None:
         """Push the next call at least ``seconds`` from now (a server's ``Retry-After``)."""
         self._next_at = max(self._next_at or 0.0, self.clock() + max(seconds, 0.0))
+
+
+RETRY_AFTER_MARGIN = 1.0
+"""Seconds added to a server's ``Retry-After`` (its value is approximate, give or take a second)."""
+CONNECTION_RETRIES = 3
+"""Consecutive connection failures tolerated on one request before giving up."""
+MAX_RATE_LIMITED = 10
+"""Consecutive 429 answers tolerated on one request before giving up."""
+
+_T = TypeVar("_T")
+
+
+class PacedCalls:
+    """Calls paced by a :class:`Pacer` that honour ``Retry-After`` and retry a few connection failures.
+
+    A 429 (``RateLimitError``) pushes the pacer back by the server's ``Retry-After`` (plus a margin) and
+    the call is sent again; a connection failure is retried after a short back-off. ``sent`` and
+    ``rate_limited`` count what happened. Only for requests that are safe to repeat (reads).
+    """
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+        self.sent = 0
+        self.rate_limited = 0
+
+    def call(self, fn: Callable[[], _T]) -> _T:
+        """``fn()`` once the pacer allows, again after a 429 or a connection failure."""
+        limited = failed = 0
+        while True:
+            self.pacer.wait()
+            self.sent += 1
+            try:
+                return fn()
+            except RateLimitError as exc:
+                self.rate_limited += 1
+                limited += 1
+                if limited > MAX_RATE_LIMITED:
+                    raise
+                self.pacer.back_off((exc.retry_after or 60.0) + RETRY_AFTER_MARGIN)
+            except HordeConnectionError:
+                failed += 1
+                if failed > CONNECTION_RETRIES:
+                    raise
+                self.pacer.back_off(min(2.0**failed, 30.0))

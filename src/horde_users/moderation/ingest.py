@@ -1,0 +1,263 @@
+"""Writing listed users into the index: one bulk upsert per page, names mirrored into the trigram table.
+
+A user's row is replaced by what the list shows now; the privileged view fetched earlier
+(``details_json``) is kept. A user seen again after being marked gone is no longer gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, update
+
+from horde_users.models import UserDetailsResponse
+from horde_users.moderation.index_tables import (
+    NAMES_FTS,
+    ROLE_COLUMNS,
+    index_sync_runs,
+    index_user_views,
+    index_users,
+    uses_fts,
+)
+
+_UPDATED = (
+    "username",
+    "name",
+    "name_lower",
+    "kudos",
+    "concurrency",
+    "worker_count",
+    *ROLE_COLUMNS,
+    "account_age",
+    "created_at",
+    "listed_at",
+    "seen_in_run",
+    "gone",
+    "gone_since",
+)
+
+
+_SERIALIZER = UserDetailsResponse.__pydantic_serializer__
+_COLUMNS = ("id", *_UPDATED)
+assert _COLUMNS[7:15] == ROLE_COLUMNS, "user_row() writes the roles in this order"
+_SQLITE_UPSERT = (
+    f"INSERT INTO index_users ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _UPDATED)}"
+)
+_SQLITE_VIEWS_UPSERT = (
+    "INSERT INTO index_user_views (id, public_json) VALUES (?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET public_json = excluded.public_json"
+)
+
+
+def split_alias(username: str) -> str:
+    """``"alice#3"`` -> ``"alice"``; a name without a numeric ``#id`` suffix is returned as it is."""
+    name, sep, suffix = username.rpartition("#")
+    return name if sep and suffix.isdigit() else username
+
+
+def user_row(user: UserDetailsResponse, run_id: int, now: float) -> tuple[tuple[Any, ...], str]:
+    """One listed user's ``index_users`` values (in :data:`_COLUMNS` order) and its public JSON."""
+    username = user.username or ""
+    name = split_alias(username)
+    age = user.account_age
+    values = (
+        user.id_,
+        username,
+        name,
+        name.lower(),
+        float(user.kudos or 0.0),
+        user.concurrency,
+        int(user.worker_count or 0),
+        bool(user.moderator),
+        bool(user.trusted),
+        bool(user.flagged),
+        bool(user.service),
+        bool(user.education),
+        bool(user.customizer),
+        bool(user.deleted),
+        bool(user.pseudonymous),
+        age,
+        None if age is None else now - age,
+        now,
+        run_id,
+        False,
+        None,
+    )
+    # what model_dump_json(by_alias=True, exclude_unset=True) does, without its Python wrapper
+    return values, _SERIALIZER.to_json(user, by_alias=True, exclude_unset=True).decode()
+
+
+def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id: int, now: float) -> int:
+    """Insert or update ``users`` (one page, or any batch) in ``conn``'s transaction; returns the count."""
+    rows = [user_row(user, run_id, now) for user in users if user.id_ is not None]
+    if not rows:
+        return 0
+    if uses_fts(conn):
+        # the DB-API cursor of this transaction: SQLAlchemy's per-statement work would cost more than
+        # the inserts themselves
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _mirror_names(cursor, [(values[0], values[3]) for values, _ in rows])
+            cursor.executemany(_SQLITE_UPSERT, [values for values, _ in rows])
+            cursor.executemany(_SQLITE_VIEWS_UPSERT, [(values[0], text) for values, text in rows])
+        finally:
+            cursor.close()
+    else:
+        users_upsert, views_upsert = _upsert_statements(conn)
+        conn.execute(users_upsert, [dict(zip(_COLUMNS, values, strict=True)) for values, _ in rows])
+        conn.execute(views_upsert, [{"id": values[0], "public_json": text} for values, text in rows])
+    return len(rows)
+
+
+_MOVE_CHECKPOINT = (
+    update(index_sync_runs)
+    .where(index_sync_runs.c.id == bindparam("run"))
+    .values(next_page=bindparam("next"), pages_done=bindparam("pages"), users_seen=bindparam("users"))
+)
+
+
+@dataclass
+class Checkpoint:
+    """Where a sync run stands: the next page to read, and what it stored so far."""
+
+    run_id: int
+    next_page: int
+    pages_done: int
+    users_seen: int
+
+
+def store_page(
+    conn: Connection,
+    checkpoint: Checkpoint,
+    users: Iterable[UserDetailsResponse],
+    *,
+    next_page: int,
+    now: float,
+) -> None:
+    """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
+    stored = upsert_users(conn, users, checkpoint.run_id, now)
+    conn.execute(
+        _MOVE_CHECKPOINT,
+        {
+            "run": checkpoint.run_id,
+            "next": next_page,
+            "pages": checkpoint.pages_done + 1,
+            "users": checkpoint.users_seen + stored,
+        },
+    )
+    checkpoint.next_page = next_page
+    checkpoint.pages_done += 1
+    checkpoint.users_seen += stored
+
+
+class PageWriter:
+    """Stores pages with their checkpoint, committing at least every ``commit_every`` seconds.
+
+    At a server's pace (a page every 0.7 s) every page is its own transaction; when pages arrive
+    faster (a local sandbox, a benchmark) several share one, so commits do not set the speed. A crash
+    loses only uncommitted pages, and the checkpoint in the database never runs ahead of the users.
+    """
+
+    def __init__(self, conn: Connection, checkpoint: Checkpoint, commit_every: float = 0.25) -> None:
+        self.conn = conn
+        self.checkpoint = checkpoint
+        self.commit_every = commit_every
+        self._transaction: Any = None
+        self._opened = 0.0
+
+    def add(self, users: Iterable[UserDetailsResponse], *, next_page: int, now: float, last: bool) -> bool:
+        """Store one page; returns True when it (and any before it) is committed."""
+        if self._transaction is None:
+            self._transaction = self.conn.begin()
+            self._opened = time.monotonic()
+        store_page(self.conn, self.checkpoint, users, next_page=next_page, now=now)
+        if last or time.monotonic() - self._opened >= self.commit_every:
+            self.commit()
+            return True
+        return False
+
+    def commit(self) -> None:
+        """Commit the pages stored so far."""
+        if self._transaction is not None:
+            self._transaction.commit()
+            self._transaction = None
+
+
+@contextmanager
+def relaxed_durability(conn: Connection) -> Iterator[None]:
+    """On SQLite, commit without waiting for the disk (``synchronous=NORMAL``) while the sync writes.
+
+    In WAL mode the database stays consistent after a crash; a power cut may lose the last pages,
+    which the next sync simply reads again. The connection's previous setting is restored afterwards,
+    so the journal's writes on the same pooled connection keep their own durability.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    previous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    conn.commit()
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.exec_driver_sql(f"PRAGMA synchronous={int(previous or 2)}")
+        conn.commit()
+
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _upsert_statements(conn: Connection) -> tuple[Any, Any]:
+    """The dialect's ``INSERT ... ON CONFLICT (id) DO UPDATE`` for the users and their views, built once."""
+    cached = _STATEMENTS.get(conn.dialect.name)
+    if cached is None:
+        cached = _STATEMENTS[conn.dialect.name] = (
+            _build_upsert(conn, index_users, _UPDATED),
+            _build_upsert(conn, index_user_views, ("public_json",)),
+        )
+    return cached
+
+
+def _build_upsert(conn: Connection, table: Any, updated: Sequence[str]) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in updated}
+    )
+
+
+def _mirror_names(cursor: Any, names: Sequence[tuple[int, str]]) -> None:
+    """Keep the trigram table in step: only new users and renamed ones are written."""
+    marks = ", ".join("?" * len(names))
+    cursor.execute(f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", [i for i, _ in names])
+    known: dict[int, str] = dict(cursor.fetchall())
+    changed = [(user_id, name) for user_id, name in names if known.get(user_id) != name]
+    if not changed:
+        return
+    renamed = [(user_id,) for user_id, _ in changed if user_id in known]
+    if renamed:
+        cursor.executemany(f"DELETE FROM {NAMES_FTS} WHERE rowid = ?", renamed)
+    cursor.executemany(f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)", changed)
+
+
+def mark_gone(conn: Connection, run_id: int, now: float) -> int:
+    """Users not seen in ``run_id`` (a completed run) left the list: mark them gone since ``now``."""
+    result = conn.execute(
+        update(index_users)
+        .where(index_users.c.seen_in_run < run_id, index_users.c.gone.is_(False))
+        .values(gone=True, gone_since=now)
+    )
+    return int(result.rowcount or 0)
