@@ -229,11 +229,14 @@ class FakeTime:
         self.slept += seconds
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # starlette's TestClient on plain httpx
 def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path: object) -> None:
     """Paced far above the limit on purpose: the 91st list request is refused with Retry-After, the
     sync waits that long (on the shared fake clock) and carries on with the same page."""
-    from starlette.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():  # starlette warns, on import, that it prefers httpx2 to httpx
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from starlette.testclient import TestClient
 
     from horde_users import HordeUsers
     from horde_users.moderation.pacing import Pacer
