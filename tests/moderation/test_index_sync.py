@@ -235,7 +235,7 @@ def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path
     import warnings
 
     with warnings.catch_warnings():  # starlette warns, on import, that it prefers httpx2 to httpx
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
     from horde_users import HordeUsers
