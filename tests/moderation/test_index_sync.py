@@ -212,3 +212,54 @@ def test_fetch_details_stores_the_moderator_view_beside_the_public_one(tmp_path:
         assert "proxy_passkey" not in stored.details and "sharedkey_ids" not in stored.details
         assert passkey not in (stored.details_json or "") and shared not in (stored.details_json or "")
         index.engine.dispose()
+
+
+class FakeTime:
+    """One clock for the sandbox's rate limiter and the sync's pacer; sleeping moves it on."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.slept = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path: object) -> None:
+    """Paced far above the limit on purpose: the 91st list request is refused with Retry-After, the
+    sync waits that long (on the shared fake clock) and carries on with the same page."""
+    import warnings
+
+    with warnings.catch_warnings():  # starlette warns, on import, that it prefers httpx2 to httpx
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from horde_users import HordeUsers
+    from horde_users.moderation.pacing import Pacer
+    from horde_users.sandbox.app import create_app
+    from horde_users.sandbox.middleware import install_edge_middleware
+    from horde_users.sandbox.store import SandboxStore
+
+    fake = FakeTime()
+    store = SandboxStore(f"{tmp_path}/sandbox.db")
+    for n in range(95 * 25 - 1):  # with Anonymous: 95 full pages, then an empty one
+        store.create_user(f"crowd{n}")
+    app = create_app(rate_limits=False, store=store)
+    install_edge_middleware(app, rate_limits=True, clock=fake.clock)
+    index = UserIndex.open(f"{tmp_path}/index.db")
+    pacer = Pacer(rate_per_minute=6000, clock=fake.clock, sleep=fake.sleep)
+    with (
+        TestClient(app, base_url="http://sandbox") as http,
+        HordeUsers(base_url="http://sandbox/api", max_retries=0, http_client=http) as c,
+    ):
+        report = index.sync(c, pacer=pacer)
+    assert report.rate_limited == 1
+    assert report.requests == 96 + 1  # every page once, the refused one twice
+    assert report.users_indexed == 95 * 25
+    assert fake.slept >= 60  # Retry-After of a fresh window is 60 s (plus the margin)
+    index.engine.dispose()
+    store.close()
