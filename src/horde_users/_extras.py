@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "cli": ("typer", "rich"),
+    "cli": ("typer", "rich", "sqlalchemy", "platformdirs"),
     "sandbox": ("fastapi", "uvicorn", "sqlalchemy", "bleach"),
     "postgres": ("psycopg",),
     "moderation": ("sqlalchemy", "platformdirs"),
