@@ -61,6 +61,8 @@ ABSOLUTE_FIELDS = (
 class UndoRefused(ModerationError):
     """The entry cannot be undone (or has moved on, and the undo was not forced); nothing was sent."""
 
+    refusal = True
+
 
 @dataclass(frozen=True)
 class UndoPlan:
