@@ -30,10 +30,12 @@ from starlette.routing import Match
 
 from horde_users._version import __version__
 from horde_users.endpoints import USERS_PER_PAGE
-from horde_users.sandbox import rules
+from horde_users.sandbox import rules, service, validation
+from horde_users.sandbox.domain import Clock, utcnow
 from horde_users.sandbox.middleware import install_edge_middleware
-from horde_users.sandbox.rules import ApiError, UserData
-from horde_users.sandbox.store import InexactKudosError, SandboxStore, StoreBusyError
+from horde_users.sandbox.render import UserRenderer, json_text, render_modify
+from horde_users.sandbox.rules import ApiError
+from horde_users.sandbox.store import SandboxStore, StoreBusyError
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 logger = logging.getLogger("horde_users.sandbox")
@@ -46,7 +48,7 @@ _JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
 
 
 class RawJSON(str):
-    """JSON text already written by :func:`rules.json_text` (sent as it is)."""
+    """JSON text already written by :func:`~horde_users.sandbox.render.json_text` (sent as it is)."""
 
 
 class HordeJSONResponse(Response):
@@ -55,7 +57,7 @@ class HordeJSONResponse(Response):
     media_type = "application/json; charset=utf-8"
 
     def render(self, content: Any) -> bytes:
-        text = content if isinstance(content, RawJSON) else rules.json_text(content)
+        text = content if isinstance(content, RawJSON) else json_text(content)
         return text.encode("ascii") + b"\n"
 
 
@@ -75,13 +77,15 @@ class SandboxContext:
     #: hand-over between threads at every call); a server database's round trips go to a worker thread.
     inline: bool
     #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
-    clock: rules.Clock
+    clock: Clock
     #: Seconds a request waits for a SQLite lock held by another program before it answers 503.
     lock_timeout: float
+    #: Renders user bodies and keeps them for reuse (one per app).
+    renderer: UserRenderer
 
     def now(self) -> datetime:
         """The clock's time, naive UTC."""
-        return rules.utcnow(self.clock)
+        return utcnow(self.clock)
 
     def admin_set(self) -> set[str]:
         """Start option, ``ADMINS`` (re-read now; malformed counts as empty) and seeded admins (§6.1)."""
@@ -251,80 +255,6 @@ def parse_json_body(content_type: str | None, body: bytes) -> Any:
     return value
 
 
-def _key(apikey: str | None) -> str | None:
-    """The ``apikey`` header; an empty value counts as absent (§1.2)."""
-    return apikey if apikey else None
-
-
-def _lookup_caller(ctx: SandboxContext, apikey: str) -> UserData | ApiError:
-    caller = ctx.store.find_by_api_key(apikey)
-    return caller if caller is not None else rules.rc_error("InvalidAPIKey")
-
-
-def _digit_id(user_id: str) -> int | None:
-    """GET/DELETE: the digit check passed; the integer id, or None when it is out of range."""
-    stripped = user_id.lstrip("0") or "0"
-    if len(stripped) > 10:
-        return None
-    value = int(stripped)
-    return value if rules.id_in_range(value) else None
-
-
-def _caller_and_target(
-    ctx: SandboxContext, apikey: str | None, user_id: str, *, lock: bool = False
-) -> tuple[UserData | None, UserData] | ApiError:
-    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error.
-
-    ``lock`` (DELETE) reads the target with its row locked for the rest of the request's transaction.
-    """
-    caller: UserData | None = None
-    if _key(apikey) is not None:
-        looked_up = _lookup_caller(ctx, str(apikey))
-        if isinstance(looked_up, ApiError):
-            return looked_up
-        caller = looked_up
-    target_id = _digit_id(user_id)
-    read = ctx.store.get_user_locked if lock else ctx.store.get_user
-    target = read(target_id) if target_id is not None else None
-    if target is None:
-        return rules.user_not_found(user_id)
-    return caller, target
-
-
-def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError | None:
-    """The DELETE after the digit check (§7); None when it succeeded."""
-    found = _caller_and_target(ctx, apikey, user_id, lock=True)
-    if isinstance(found, ApiError):
-        return found
-    caller, target = found
-    if caller is None:
-        return rules.validation_error({"apikey": rules.MISSING_DELETE_KEY})
-    decision = rules.delete_decision(caller, target, ctx.now())
-    if isinstance(decision, ApiError):
-        return decision
-    if decision == "soft_delete":
-        ctx.store.soft_delete(target.id)
-    elif decision == "wipe":
-        ctx.store.wipe(target.id)
-    return None
-
-
-def _modify(
-    ctx: SandboxContext, apikey: str | None, user_id: str, values: dict[str, Any]
-) -> dict[str, Any] | ApiError:
-    """The PUT after body validation (§4.3): target, key, then the operations."""
-    target_id = rules.put_path_id(user_id)
-    target = ctx.store.get_user_locked(target_id) if target_id is not None else None
-    if target is None:
-        return rules.user_not_found(user_id)
-    if apikey is None:
-        return rules.validation_error({"apikey": rules.MISSING_PUT_KEY})
-    caller = _lookup_caller(ctx, apikey)
-    if isinstance(caller, ApiError):
-        return caller
-    return apply_modification(ctx, caller, target, values)
-
-
 # --------------------------------------------------------------------------------------- routes
 
 _APIKEY_DOC = "The caller's API key."
@@ -379,7 +309,7 @@ def _add_routes(app: FastAPI) -> None:
         found = ctx.store.list_users(
             rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
         )
-        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, ctx.now())))
+        return HordeJSONResponse(RawJSON(ctx.renderer.page_json(found, ctx.now())))
 
     @app.get(
         "/api/v2/users/{user_id}",
@@ -397,13 +327,11 @@ def _add_routes(app: FastAPI) -> None:
         if not rules.is_digit_id(user_id):
             return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
         ctx = _ctx(request)
-        with ctx.store.transaction():
-            found = _caller_and_target(ctx, apikey, user_id)
+        found = service.view_user(ctx.store, apikey, user_id)
         if isinstance(found, ApiError):
             return _error_response(found)
-        caller, target = found
-        level = rules.privilege_level(caller, target.id)
-        return HordeJSONResponse(rules.render_user(target, level, ctx.now()))
+        target, level = found
+        return HordeJSONResponse(ctx.renderer.user(target, level, ctx.now()))
 
     @app.put(
         "/api/v2/users/{user_id}",
@@ -413,7 +341,7 @@ def _add_routes(app: FastAPI) -> None:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": rules.modify_body_json_schema()}},
+                "content": {"application/json": {"schema": validation.modify_body_json_schema()}},
             }
         },
         tags=["v2"],
@@ -430,14 +358,15 @@ def _add_routes(app: FastAPI) -> None:
             parsed = parse_json_body(request.headers.get("content-type"), body)
         except _Unreadable:
             return _error_response(rules.unreadable_body())
-        values = rules.validate_modify_body(parsed, sanitise)
+        values = validation.validate_modify_body(parsed, sanitise)
         if isinstance(values, ApiError):
             return _error_response(values)
-        with ctx.store.transaction(write=True):
-            outcome = _modify(ctx, apikey, user_id, values)
+        outcome = service.modify_user(
+            ctx.store, apikey, user_id, values, admins=ctx.admin_set, profanity=ctx.profanity
+        )
         if isinstance(outcome, ApiError):
             return _error_response(outcome)
-        return HordeJSONResponse(rules.render_modify(outcome))
+        return HordeJSONResponse(render_modify(outcome))
 
     @app.delete(
         "/api/v2/users/{user_id}",
@@ -455,8 +384,7 @@ def _add_routes(app: FastAPI) -> None:
         if not rules.is_digit_id(user_id):
             return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
         ctx = _ctx(request)
-        with ctx.store.transaction(write=True):
-            outcome = _delete(ctx, apikey, user_id)
+        outcome = service.delete_user(ctx.store, apikey, user_id, ctx.now())
         if isinstance(outcome, ApiError):
             return _error_response(outcome)
         return HordeJSONResponse({"message": "OK"})
@@ -473,21 +401,15 @@ def _add_routes(app: FastAPI) -> None:
         request: Request,
         apikey: str | None = Header(None, description="The API key or shared key to look up."),
     ) -> Response:
-        key = _key(apikey)
+        key = service.present_key(apikey)
         if key is None:
             return _error_response(rules.rc_error("InvalidAPIKey"))
         ctx = _ctx(request)
-        with ctx.store.transaction():
-            shared = ctx.store.find_by_shared_key(key)
-            user = ctx.store.find_by_api_key(key) if shared is None else None
-        now = ctx.now()
-        if shared is not None:
-            owner, name = shared
-            suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
-            return HordeJSONResponse(rules.render_user(owner, 0, now, username=owner.alias + suffix))
-        if user is None:
-            return _error_response(rules.api_key_not_found(key))
-        return HordeJSONResponse(rules.render_user(user, 1, now))
+        found = service.find_user(ctx.store, key)
+        if isinstance(found, ApiError):
+            return _error_response(found)
+        user, level, shown_name = found
+        return HordeJSONResponse(ctx.renderer.user(user, level, ctx.now(), username=shown_name))
 
     @app.post(
         "/api/v2/dev/test-user",
@@ -504,7 +426,7 @@ def _add_routes(app: FastAPI) -> None:
         openapi_extra={
             "requestBody": {
                 "required": False,
-                "content": {"application/json": {"schema": rules.dev_user_body_json_schema()}},
+                "content": {"application/json": {"schema": validation.dev_user_body_json_schema()}},
             }
         },
         tags=["dev"],
@@ -521,7 +443,7 @@ def _add_routes(app: FastAPI) -> None:
             parsed = parse_json_body(request.headers.get("content-type"), body)
         except _Unreadable:
             parsed = {}
-        wanted = rules.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
+        wanted = validation.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
         if isinstance(wanted, ApiError):
             return _error_response(wanted)
         result = ctx.store.upsert_test_user(
@@ -547,97 +469,6 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/api/v2/status/heartbeat", summary="Liveness", response_model=None, tags=["v2"])
     async def heartbeat() -> Response:
         return HordeJSONResponse({"message": "OK", "version": __version__})
-
-
-# ----------------------------------------------------------------------------------- PUT engine
-
-
-def apply_modification(
-    ctx: SandboxContext, caller: UserData, target: UserData, values: dict[str, Any]
-) -> dict[str, Any] | ApiError:
-    """Run the §6.3 rows present in ``values``, in order, each stored at once (not atomic).
-
-    Returns the echo (response keys) or the first error; earlier rows stay applied.
-    """
-    store = ctx.store
-    profanity = ctx.profanity
-    needs_admin = any(op.role is rules.Role.ADMIN and op.member in values for op in rules.OPERATIONS)
-    is_admin = needs_admin and caller.alias in ctx.admin_set()
-    echo: dict[str, Any] = {}
-    ran = False
-    tid = target.id
-    for op in rules.OPERATIONS:
-        if op.member not in values:
-            continue
-        error = rules.check_operation(op, caller, tid, is_admin)
-        if error is not None:
-            return error
-        value = values[op.member]
-        skip = op.ignored_on_anonymous and target.is_anonymous
-        member = op.member
-        if member == "kudos":
-            try:
-                echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
-            except InexactKudosError:
-                return rules.inexact_kudos(member, value)
-        elif member == "monthly_kudos":
-            try:
-                echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
-            except InexactKudosError:
-                return rules.inexact_kudos(member, value)
-        elif member in ("usage_multiplier", "concurrency", "worker_invited"):
-            store.set_fields(tid, **{member: value})
-            echo[member] = value
-        elif member == "moderator":
-            if not skip:
-                store.set_fields(tid, moderator=value, **({"trusted": True} if value else {}))
-            echo["moderator"] = value if not skip else target.moderator
-        elif member == "education":
-            if not skip:
-                new_concurrency = None
-                if "concurrency" not in values:
-                    new_concurrency = rules.education_concurrency(value, target.concurrency)
-                if new_concurrency is not None:
-                    store.set_fields(tid, concurrency=new_concurrency)
-                    echo["concurrency"] = new_concurrency
-                store.set_fields(tid, education=value)
-            echo["education"] = value if not skip else target.education
-        elif member in rules.ROLE_FLAGS or member == "public_workers":
-            if not skip:
-                store.set_fields(tid, **{member: value})
-            echo[member] = value if not skip else getattr(target, member)
-        elif member == "reset_suspicion":
-            echo["new_suspicion"] = target.suspicious if skip else store.reset_suspicion(tid)
-        elif member in ("admin_comment", "contact"):
-            if value == getattr(target, member):
-                echo[member] = value
-            elif profanity.is_profane(value):
-                rc = "ProfaneAdminComment" if member == "admin_comment" else "ProfaneUserContact"
-                return rules.rc_error(rc)
-            else:
-                clean = sanitise(value)
-                store.set_fields(tid, **{member: clean})
-                echo[member] = clean
-        elif member == "username":
-            if profanity.is_profane(value):
-                return rules.rc_error("ProfaneUserName")
-            if len(value) > rules.USERNAME_MAX:
-                return rules.rc_error("TooLongUserName")
-            clean = sanitise(value)
-            store.set_fields(tid, username=clean)
-            echo["username"] = clean
-        elif member == "generate_proxy_passkey":
-            if not caller.service:
-                return rules.rc_error("NonServiceForbidden")
-            echo["proxy_passkey"] = store.new_proxy_passkey(tid)
-        elif member == "undelete":
-            if not store.undelete(tid):
-                return rules.rc_error("UserNotDeleted")
-            echo["undeleted"] = True
-        ran = True
-    if not ran:
-        return rules.rc_error("NoUserModSelected")
-    return echo
 
 
 # -------------------------------------------------------------------------------- the factory
@@ -719,7 +550,7 @@ def create_app(
     test_user_endpoint: bool = False,
     profanity_words: Iterable[str] | None = None,
     store: SandboxStore | None = None,
-    clock: rules.Clock | None = None,
+    clock: Clock | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
@@ -753,6 +584,7 @@ def create_app(
         inline=the_store.dialect == "sqlite",
         clock=clock,
         lock_timeout=lock_timeout,
+        renderer=UserRenderer(),
     )
     _add_routes(app)
     _install_error_handlers(app)

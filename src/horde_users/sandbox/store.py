@@ -62,12 +62,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from horde_users.endpoints import ANON_API_KEY
-from horde_users.sandbox.rules import (
+from horde_users.sandbox.domain import (
+    ANON_CONCURRENCY,
     ANON_ID,
+    ANON_USERNAME,
+    BOOL_FIELDS,
     DEFAULT_CONCURRENCY,
     EDUCATION_CONCURRENCY,
     EXACT_KUDOS_LIMIT,
     KUDOS_DETAIL_KEYS,
+    KUDOS_FLOORS,
+    NEW_USER_DEFAULTS,
     RECORD_NAMES,
     USERNAME_MAX,
     Clock,
@@ -75,6 +80,7 @@ from horde_users.sandbox.rules import (
     UserData,
     canonical_uuid,
     is_uuid_text,
+    record_is_float,
     to_naive_utc,
     utcnow,
 )
@@ -101,7 +107,7 @@ users = Table(
     Column("wiped", Boolean, nullable=False, default=False),
     Column("kudos", Double, nullable=False, default=0.0),
     Column("evaluating_kudos", Double, nullable=False, default=0.0),
-    Column("concurrency", Integer, nullable=False, default=30),
+    Column("concurrency", Integer, nullable=False, default=DEFAULT_CONCURRENCY),
     Column("worker_invited", Integer, nullable=False, default=0),
     Column("usage_multiplier", Double, nullable=False, default=1.0),
     Column("monthly_kudos", BigInteger, nullable=False, default=0),
@@ -123,7 +129,7 @@ users = Table(
     *(Column(f"kd_{name}", Double, nullable=True) for name in KUDOS_DETAIL_KEYS),
     # records.*: the same NULL convention; megapixelsteps are floats, the rest counts
     *(
-        Column(f"rec_{name}", Double if name.endswith("megapixelsteps") else Integer, nullable=True)
+        Column(f"rec_{name}", Double if record_is_float(name) else Integer, nullable=True)
         for name in RECORD_NAMES
     ),
 )
@@ -238,9 +244,9 @@ def _credit_statement(detail: str) -> Any:
     delta = bindparam("delta", type_=Double)
     new = users.c.kudos + delta
     floor = case(
-        (users.c.id == ANON_ID, literal(-50.0)),
-        (users.c.pseudonymous.is_(True), literal(14.0)),
-        else_=literal(25.0),
+        (users.c.id == ANON_ID, literal(float(KUDOS_FLOORS.anonymous))),
+        (users.c.pseudonymous.is_(True), literal(float(KUDOS_FLOORS.pseudonymous))),
+        else_=literal(float(KUDOS_FLOORS.registered)),
     )
     new_balance = case((new < floor, floor), else_=new)
     detail_column = users.c[f"kd_{detail}"]
@@ -256,20 +262,6 @@ def _credit_statement(detail: str) -> Any:
 
 
 _CREDITS = {detail: _credit_statement(detail) for detail in ("admin", "recurring")}
-
-_USER_BOOLS = (
-    "moderator",
-    "trusted",
-    "flagged",
-    "customizer",
-    "vpn",
-    "service",
-    "education",
-    "special",
-    "pseudonymous",
-    "public_workers",
-    "deleted",
-)
 
 
 class InexactKudosError(ValueError):
@@ -351,7 +343,7 @@ _PLAIN_AT = tuple(
 _CONVERTED_AT: tuple[tuple[str, int, Any], ...] = (
     *((name, _AT[name], float) for name in ("kudos", "evaluating_kudos", "usage_multiplier")),
     *((name, _AT[name], int) for name in ("concurrency", "worker_invited", "monthly_kudos")),
-    *((name, _AT[name], bool) for name in _USER_BOOLS),
+    *((name, _AT[name], bool) for name in BOOL_FIELDS),
     ("suspicious", _AT["n_suspicions"], int),
 )
 _ID = _AT["id"]
@@ -541,12 +533,12 @@ class SandboxStore:
                     insert(users).values(
                         self._defaults(
                             id=ANON_ID,
-                            username="Anonymous",
+                            username=ANON_USERNAME,
                             oauth_id="anon",
                             api_key_hash=self.hash_key(ANON_API_KEY),
                             created=now,
                             last_active=now,
-                            concurrency=500,
+                            concurrency=ANON_CONCURRENCY,
                             public_workers=True,
                         )
                     )
@@ -570,17 +562,7 @@ class SandboxStore:
 
     @staticmethod
     def _defaults(**values: Any) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "deleted": False,
-            "wiped": False,
-            "kudos": 0.0,
-            "evaluating_kudos": 0.0,
-            "concurrency": 30,
-            "worker_invited": 0,
-            "usage_multiplier": 1.0,
-            "monthly_kudos": 0,
-            **dict.fromkeys(_USER_BOOLS, False),
-        }
+        row: dict[str, Any] = {**NEW_USER_DEFAULTS, "wiped": False}
         row.update(values)
         return row
 
@@ -953,18 +935,16 @@ class SandboxStore:
             )
         return style_id
 
-    def set_records(self, user: UserRef, **counters: float) -> None:
+    def set_records(self, user: UserRef, /, **counters: float) -> None:
         """Set record counters by flat name, e.g. ``usage_megapixelsteps=1.5, request_image=3``."""
         unknown = set(counters) - set(RECORD_NAMES)
         if unknown:
             raise TypeError(f"unknown record counters {sorted(unknown)}; known: {list(RECORD_NAMES)}")
-        values = {
-            f"rec_{k}": (float(v) if k.endswith("megapixelsteps") else int(v)) for k, v in counters.items()
-        }
+        values = {f"rec_{k}": (float(v) if record_is_float(k) else int(v)) for k, v in counters.items()}
         if values:
             self.set_fields(self.resolve(user), **values)
 
-    def set_kudos_details(self, user: UserRef, **values: float) -> None:
+    def set_kudos_details(self, user: UserRef, /, **values: float) -> None:
         """Set ``kudos_details`` members, e.g. ``accumulated=12.5, gifted=3``."""
         unknown = set(values) - set(KUDOS_DETAIL_KEYS)
         if unknown:
