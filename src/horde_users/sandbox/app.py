@@ -23,14 +23,12 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from horde_users._version import __version__
 from horde_users.endpoints import USERS_PER_PAGE
-from horde_users.sandbox import rules, service, validation
+from horde_users.sandbox import routes, rules, service, validation
 from horde_users.sandbox.domain import Clock, utcnow
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.render import UserRenderer, json_text, render_modify
@@ -277,7 +275,136 @@ def _responses(model: Any, *codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def _add_routes(app: FastAPI) -> None:
+@_store_work
+def list_users(
+    request: Request,
+    page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
+    sort: str | None = Query(None, description="`kudos` (default) or `age`."),
+) -> Response:
+    pages = request.query_params.getlist("page")
+    try:
+        number = rules.normalise_page(pages[0] if pages else None)
+    except rules.PageError as exc:
+        return _error_response(exc.api_error)
+    if number is None:
+        return HordeJSONResponse([])
+    ctx = _ctx(request)
+    found = ctx.store.list_users(rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE)
+    return HordeJSONResponse(RawJSON(ctx.renderer.page_json(found, ctx.now())))
+
+
+@_store_work
+def get_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description=_APIKEY_DOC),
+) -> Response:
+    if not rules.is_digit_id(user_id):
+        return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+    ctx = _ctx(request)
+    found = service.view_user(ctx.store, apikey, user_id)
+    if isinstance(found, ApiError):
+        return _error_response(found)
+    target, level = found
+    return HordeJSONResponse(ctx.renderer.user(target, level, ctx.now()))
+
+
+@_store_work
+def modify_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description="An admin's, a moderator's or the user's API key."),
+    body: bytes = Depends(_raw_body),
+) -> Response:
+    ctx = _ctx(request)
+    try:
+        parsed = parse_json_body(request.headers.get("content-type"), body)
+    except _Unreadable:
+        return _error_response(rules.unreadable_body())
+    values = validation.validate_modify_body(parsed, sanitise)
+    if isinstance(values, ApiError):
+        return _error_response(values)
+    outcome = service.modify_user(
+        ctx.store, apikey, user_id, values, admins=ctx.admin_set, profanity=ctx.profanity
+    )
+    if isinstance(outcome, ApiError):
+        return _error_response(outcome)
+    return HordeJSONResponse(render_modify(outcome))
+
+
+@_store_work
+def delete_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description="The moderator's or the user's API key."),
+) -> Response:
+    if not rules.is_digit_id(user_id):
+        return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+    ctx = _ctx(request)
+    outcome = service.delete_user(ctx.store, apikey, user_id, ctx.now())
+    if isinstance(outcome, ApiError):
+        return _error_response(outcome)
+    return HordeJSONResponse({"message": "OK"})
+
+
+@_store_work
+def find_user(
+    request: Request,
+    apikey: str | None = Header(None, description="The API key or shared key to look up."),
+) -> Response:
+    key = service.present_key(apikey)
+    if key is None:
+        return _error_response(rules.rc_error("InvalidAPIKey"))
+    ctx = _ctx(request)
+    found = service.find_user(ctx.store, key)
+    if isinstance(found, ApiError):
+        return _error_response(found)
+    user, level, shown_name = found
+    return HordeJSONResponse(ctx.renderer.user(user, level, ctx.now(), username=shown_name))
+
+
+@_store_work
+def create_test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
+    ctx = _ctx(request)
+    if not ctx.test_user_enabled():
+        return HordeJSONResponse({"message": "Not Found"}, status_code=404)
+    peer = request.client.host if request.client is not None else None
+    if peer not in LOOPBACK:
+        return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
+    try:
+        parsed = parse_json_body(request.headers.get("content-type"), body)
+    except _Unreadable:
+        parsed = {}
+    wanted = validation.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
+    if isinstance(wanted, ApiError):
+        return _error_response(wanted)
+    result = ctx.store.upsert_test_user(
+        username=wanted.username,
+        oauth_id=wanted.oauth_id,
+        moderator=wanted.moderator,
+        trusted=wanted.trusted,
+        kudos=wanted.kudos,
+    )
+    user = result.user
+    payload = {
+        "alias": user.alias,
+        "api_key": result.api_key,
+        "created": result.created,
+        "kudos": int(user.kudos),
+        "moderator": user.moderator,
+        "trusted": user.trusted,
+        "user_id": str(user.id),
+        "username": user.username,
+    }
+    return HordeJSONResponse(payload, status_code=201 if result.created else 200)
+
+
+async def heartbeat() -> Response:
+    return HordeJSONResponse({"message": "OK", "version": __version__})
+
+
+def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, Any]]]:
+    """Each route's endpoint and OpenAPI options by ``(route name, method)`` (the models load here)."""
     from horde_users.models import (
         DeleteUserResponse,
         ListUsersDetailsResponse,
@@ -285,206 +412,104 @@ def _add_routes(app: FastAPI) -> None:
         UserDetailsResponse,
     )
 
-    @app.get(
-        "/api/v2/users",
-        summary="List users (25 per page, public view)",
-        response_model=None,
-        responses=_responses(ListUsersDetailsResponse, 400, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def list_users(
-        request: Request,
-        page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
-        sort: str | None = Query(None, description="`kudos` (default) or `age`."),
-    ) -> Response:
-        pages = request.query_params.getlist("page")
-        try:
-            number = rules.normalise_page(pages[0] if pages else None)
-        except rules.PageError as exc:
-            return _error_response(exc.api_error)
-        if number is None:
-            return HordeJSONResponse([])
-        ctx = _ctx(request)
-        found = ctx.store.list_users(
-            rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
-        )
-        return HordeJSONResponse(RawJSON(ctx.renderer.page_json(found, ctx.now())))
+    return {
+        ("users", "GET"): (
+            list_users,
+            {
+                "summary": "List users (25 per page, public view)",
+                "responses": _responses(ListUsersDetailsResponse, 400, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "GET"): (
+            get_user,
+            {
+                "summary": "One user; the view depends on who asks",
+                "responses": _responses(UserDetailsResponse, 401, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "PUT"): (
+            modify_user,
+            {
+                "summary": "Change a user (admin, moderator or owner)",
+                "responses": _responses(ModifyUserResponse, 400, 401, 403, 404, 429),
+                "openapi_extra": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": validation.modify_body_json_schema()}},
+                    }
+                },
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "DELETE"): (
+            delete_user,
+            {
+                "summary": "Soft delete a user, or wipe a deleted one",
+                "responses": _responses(DeleteUserResponse, 400, 401, 403, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("find_user", "GET"): (
+            find_user,
+            {
+                "summary": "The user that owns the sent API key (or shared key)",
+                "responses": _responses(UserDetailsResponse, 401, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("test_user", "POST"): (
+            create_test_user,
+            {
+                "name": "test_user",  # its OpenAPI operationId (a function named test_* looks like a test)
+                "summary": "Create or update a user with a known key (test tooling, loopback only)",
+                "status_code": 201,
+                "responses": {
+                    200: {"description": "Existing user updated"},
+                    400: {"description": "Bad body"},
+                    403: {"description": "Not a loopback caller"},
+                    404: {"description": "Endpoint disabled"},
+                    429: {"description": "Rate limited"},
+                },
+                "openapi_extra": {
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": validation.dev_user_body_json_schema()}},
+                    }
+                },
+                "tags": ["dev"],
+            },
+        ),
+        ("heartbeat", "GET"): (
+            heartbeat,
+            {
+                "summary": "Liveness",
+                "tags": ["v2"],
+            },
+        ),
+    }
 
-    @app.get(
-        "/api/v2/users/{user_id}",
-        summary="One user; the view depends on who asks",
-        response_model=None,
-        responses=_responses(UserDetailsResponse, 401, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def get_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description=_APIKEY_DOC),
-    ) -> Response:
-        if not rules.is_digit_id(user_id):
-            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
-        ctx = _ctx(request)
-        found = service.view_user(ctx.store, apikey, user_id)
-        if isinstance(found, ApiError):
-            return _error_response(found)
-        target, level = found
-        return HordeJSONResponse(ctx.renderer.user(target, level, ctx.now()))
 
-    @app.put(
-        "/api/v2/users/{user_id}",
-        summary="Change a user (admin, moderator or owner)",
-        response_model=None,
-        responses=_responses(ModifyUserResponse, 400, 401, 403, 404, 429),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": validation.modify_body_json_schema()}},
-            }
-        },
-        tags=["v2"],
-    )
-    @_store_work
-    def modify_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description="An admin's, a moderator's or the user's API key."),
-        body: bytes = Depends(_raw_body),
-    ) -> Response:
-        ctx = _ctx(request)
-        try:
-            parsed = parse_json_body(request.headers.get("content-type"), body)
-        except _Unreadable:
-            return _error_response(rules.unreadable_body())
-        values = validation.validate_modify_body(parsed, sanitise)
-        if isinstance(values, ApiError):
-            return _error_response(values)
-        outcome = service.modify_user(
-            ctx.store, apikey, user_id, values, admins=ctx.admin_set, profanity=ctx.profanity
-        )
-        if isinstance(outcome, ApiError):
-            return _error_response(outcome)
-        return HordeJSONResponse(render_modify(outcome))
-
-    @app.delete(
-        "/api/v2/users/{user_id}",
-        summary="Soft delete a user, or wipe a deleted one",
-        response_model=None,
-        responses=_responses(DeleteUserResponse, 400, 401, 403, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def delete_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description="The moderator's or the user's API key."),
-    ) -> Response:
-        if not rules.is_digit_id(user_id):
-            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
-        ctx = _ctx(request)
-        outcome = service.delete_user(ctx.store, apikey, user_id, ctx.now())
-        if isinstance(outcome, ApiError):
-            return _error_response(outcome)
-        return HordeJSONResponse({"message": "OK"})
-
-    @app.get(
-        "/api/v2/find_user",
-        summary="The user that owns the sent API key (or shared key)",
-        response_model=None,
-        responses=_responses(UserDetailsResponse, 401, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def find_user(
-        request: Request,
-        apikey: str | None = Header(None, description="The API key or shared key to look up."),
-    ) -> Response:
-        key = service.present_key(apikey)
-        if key is None:
-            return _error_response(rules.rc_error("InvalidAPIKey"))
-        ctx = _ctx(request)
-        found = service.find_user(ctx.store, key)
-        if isinstance(found, ApiError):
-            return _error_response(found)
-        user, level, shown_name = found
-        return HordeJSONResponse(ctx.renderer.user(user, level, ctx.now(), username=shown_name))
-
-    @app.post(
-        "/api/v2/dev/test-user",
-        summary="Create or update a user with a known key (test tooling, loopback only)",
-        response_model=None,
-        status_code=201,
-        responses={
-            200: {"description": "Existing user updated"},
-            400: {"description": "Bad body"},
-            403: {"description": "Not a loopback caller"},
-            404: {"description": "Endpoint disabled"},
-            429: {"description": "Rate limited"},
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": False,
-                "content": {"application/json": {"schema": validation.dev_user_body_json_schema()}},
-            }
-        },
-        tags=["dev"],
-    )
-    @_store_work
-    def test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
-        ctx = _ctx(request)
-        if not ctx.test_user_enabled():
-            return HordeJSONResponse({"message": "Not Found"}, status_code=404)
-        peer = request.client.host if request.client is not None else None
-        if peer not in LOOPBACK:
-            return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
-        try:
-            parsed = parse_json_body(request.headers.get("content-type"), body)
-        except _Unreadable:
-            parsed = {}
-        wanted = validation.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
-        if isinstance(wanted, ApiError):
-            return _error_response(wanted)
-        result = ctx.store.upsert_test_user(
-            username=wanted.username,
-            oauth_id=wanted.oauth_id,
-            moderator=wanted.moderator,
-            trusted=wanted.trusted,
-            kudos=wanted.kudos,
-        )
-        user = result.user
-        payload = {
-            "alias": user.alias,
-            "api_key": result.api_key,
-            "created": result.created,
-            "kudos": int(user.kudos),
-            "moderator": user.moderator,
-            "trusted": user.trusted,
-            "user_id": str(user.id),
-            "username": user.username,
-        }
-        return HordeJSONResponse(payload, status_code=201 if result.created else 200)
-
-    @app.get("/api/v2/status/heartbeat", summary="Liveness", response_model=None, tags=["v2"])
-    async def heartbeat() -> Response:
-        return HordeJSONResponse({"message": "OK", "version": __version__})
+def _add_routes(app: FastAPI) -> None:
+    """Register every route of :data:`~horde_users.sandbox.routes.ROUTES` with its endpoints, in the
+    table's order (which is the OpenAPI document's)."""
+    endpoints = _endpoints()
+    for spec in routes.ROUTES:
+        for method in routes.ordered(spec.methods):
+            endpoint, options = endpoints.pop((spec.name, method))
+            app.add_api_route(spec.path, endpoint, methods=[method], response_model=None, **options)
+    if endpoints:
+        raise RuntimeError(f"endpoints without a route: {sorted(endpoints)}")
 
 
 # -------------------------------------------------------------------------------- the factory
 
 
-def _allowed_methods(app: FastAPI, request: Request) -> str:
-    """Every method of the routes whose path matches (405 ``Allow``), OPTIONS included."""
-    methods: set[str] = {"OPTIONS"}
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE and isinstance(route, APIRoute):
-            methods |= route.methods or set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    order = ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS")
-    return ", ".join(m for m in order if m in methods)
+def _allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: the methods of the route whose path matches, OPTIONS included."""
+    spec = routes.match(request.scope["path"])
+    return routes.allow_header(spec.methods if spec is not None else frozenset())
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -494,7 +519,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return HordeJSONResponse({"message": "Not Found"}, status_code=404)
         if exc.status_code == 405:
             headers = dict(exc.headers or {})
-            headers["Allow"] = _allowed_methods(app, request)
+            headers["Allow"] = _allowed_methods(request)
             return HordeJSONResponse(
                 {"message": "The method is not allowed for the requested URL."},
                 status_code=405,
