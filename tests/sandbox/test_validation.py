@@ -13,6 +13,8 @@ from horde_users.sandbox.texts import ProfanityFilter, sanitise
 from horde_users.sandbox.validation import (
     MODIFY_SCHEMA,
     TestUserRequest,
+    UnreadableBody,
+    parse_json_body,
     validate_modify_body,
     validate_test_user_body,
 )
@@ -170,3 +172,37 @@ def test_sandbox_and_client_model_share_the_text_lengths(member: str) -> None:
 
 def test_the_schema_covers_every_modify_user_field() -> None:
     assert {s.name for s in MODIFY_SCHEMA} == set(ModifyUser.model_fields)
+
+
+# ------------------------------------------------------------------------------------ JSON body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "value"),
+    [
+        ("application/json", b'{"a": 1}', {"a": 1}),
+        ("Application/JSON; charset=utf-8", b"[1]", [1]),
+        ("application/merge-patch+json", b"true", True),
+    ],
+)
+def test_json_bodies_are_read(content_type: str, body: bytes, value: Any) -> None:
+    assert parse_json_body(content_type, body) == value
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (None, b"{}"),
+        ("text/plain", b"{}"),
+        ("application/jsonx", b"{}"),
+        ("application/json", b"  "),
+        ("application/json", b"{"),
+        ("application/json", b'{"kudos": NaN}'),
+        ("application/json", b'{"kudos": Infinity}'),
+        ("application/json", b'{"username": "\\ud800"}'),
+        ("application/json", b"[" * 100000),
+    ],
+)
+def test_unreadable_bodies_are_refused(content_type: str | None, body: bytes) -> None:
+    with pytest.raises(UnreadableBody):
+        parse_json_body(content_type, body)

@@ -1,7 +1,9 @@
 """The sandbox's HTTP application: the users API routes of docs/users-api.md under ``/api``.
 
-Routes are short: they read the request, ask :mod:`~horde_users.sandbox.rules` what to do, call the
-:class:`~horde_users.sandbox.store.SandboxStore` and render the answer with the SDK's models.
+Endpoints are short: they read the request, check its body (:mod:`~horde_users.sandbox.validation`),
+let :mod:`~horde_users.sandbox.service` carry it out on the store and answer through the app's
+:class:`~horde_users.sandbox.render.UserRenderer`. They are registered from the one route table of
+:mod:`~horde_users.sandbox.routes`, which the edge middleware reads too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import functools
 import json
 import logging
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -42,7 +43,6 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a request waits for a SQLite lock held by another program before it answers 503."""
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
-_JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
 
 
 class RawJSON(str):
@@ -206,53 +206,6 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def _is_json_content_type(value: str | None) -> bool:
-    """§3.1 shape (e): ``application/json`` or ``application/<name>+json``, parameters ignored."""
-    if not value:
-        return False
-    media = value.split(";", 1)[0].strip().lower()
-    return _JSON_MEDIA.match(media) is not None
-
-
-class _Unreadable(Exception):
-    """The body cannot be read as JSON (shape e)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Unreadable(name)
-
-
-def _check_encodable(value: Any) -> None:
-    """Lone surrogates (``"\\ud800"``) cannot be stored or sent; such a body is unreadable."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _Unreadable("surrogate") from None
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def parse_json_body(content_type: str | None, body: bytes) -> Any:
-    """The JSON value of a request body; raises _Unreadable per §3.1 shape (e) and §10 (NaN etc.)."""
-    if not _is_json_content_type(content_type) or not body.strip():
-        raise _Unreadable("not json")
-    try:
-        value = json.loads(body, parse_constant=_reject_constant)
-    except _Unreadable:
-        raise
-    except (ValueError, RecursionError, TypeError):
-        raise _Unreadable("invalid json") from None
-    _check_encodable(value)
-    return value
-
-
 # --------------------------------------------------------------------------------------- routes
 
 _APIKEY_DOC = "The caller's API key."
@@ -318,8 +271,8 @@ def modify_user(
 ) -> Response:
     ctx = _ctx(request)
     try:
-        parsed = parse_json_body(request.headers.get("content-type"), body)
-    except _Unreadable:
+        parsed = validation.parse_json_body(request.headers.get("content-type"), body)
+    except validation.UnreadableBody:
         return _error_response(rules.unreadable_body())
     values = validation.validate_modify_body(parsed, sanitise)
     if isinstance(values, ApiError):
@@ -372,8 +325,8 @@ def create_test_user(request: Request, body: bytes = Depends(_raw_body)) -> Resp
     if peer not in LOOPBACK:
         return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
     try:
-        parsed = parse_json_body(request.headers.get("content-type"), body)
-    except _Unreadable:
+        parsed = validation.parse_json_body(request.headers.get("content-type"), body)
+    except validation.UnreadableBody:
         parsed = {}
     wanted = validation.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
     if isinstance(wanted, ApiError):

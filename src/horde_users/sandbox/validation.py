@@ -1,4 +1,5 @@
-"""Request body checks of the sandbox: the PUT body (docs/users-api.md §6.2, §10) and the test-user body (§9).
+"""Request body checks of the sandbox: reading JSON (docs/users-api.md §3.1 shape e), the PUT body
+(§6.2, §10) and the test-user body (§9).
 
 The PUT members' types and limits are read from :class:`~horde_users.models.ModifyUser`'s own field
 constraints, so the client's checks and the sandbox's are one set of facts; the messages are the
@@ -7,7 +8,9 @@ real server's JSON-Schema ones.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import sys
 import typing
 from collections.abc import Callable, Mapping
@@ -164,6 +167,58 @@ def modify_body_json_schema() -> dict[str, Any]:
             prop["maxLength"] = schema.max_length
         properties[schema.name] = prop
     return {"type": "object", "properties": properties}
+
+
+# ----------------------------------------------------------------------------------- JSON body
+
+_JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    """§3.1 shape (e): ``application/json`` or ``application/<name>+json``, parameters ignored."""
+    if not value:
+        return False
+    media = value.split(";", 1)[0].strip().lower()
+    return _JSON_MEDIA.match(media) is not None
+
+
+class UnreadableBody(Exception):
+    """The body cannot be read as JSON (shape e)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise UnreadableBody(name)
+
+
+def _check_encodable(value: Any) -> None:
+    """Lone surrogates (``"\\ud800"``) cannot be stored or sent; such a body is unreadable."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UnreadableBody("surrogate") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse_json_body(content_type: str | None, body: bytes) -> Any:
+    """The JSON value of a request body; raises UnreadableBody per §3.1 shape (e) and §10 (NaN etc.)."""
+    if not _is_json_content_type(content_type) or not body.strip():
+        raise UnreadableBody("not json")
+    try:
+        value = json.loads(body, parse_constant=_reject_constant)
+    except UnreadableBody:
+        raise
+    except (ValueError, RecursionError, TypeError):
+        raise UnreadableBody("invalid json") from None
+    _check_encodable(value)
+    return value
 
 
 # ---------------------------------------------------------------------------------- test user
