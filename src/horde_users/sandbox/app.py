@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from horde_users._version import __version__
 from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.sandbox import routes, rules, service, validation
+from horde_users.sandbox.clock import MovableClock
+from horde_users.sandbox.devtools import DevTools, TestDoubleMiddleware
 from horde_users.sandbox.domain import Clock, utcnow
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.render import UserRenderer, json_text, render_modify
@@ -530,6 +531,8 @@ def create_app(
     store: SandboxStore | None = None,
     clock: Clock | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    dev_endpoints: bool = False,
+    devtools: DevTools | None = None,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
 
@@ -541,10 +544,15 @@ def create_app(
     30-day wipe rule, dates the store records, rate-limit windows); default the given store's clock,
     else real time. ``lock_timeout``: seconds a request waits while another program holds a SQLite
     database's lock (other requests are served meanwhile); then it answers 503 with ``Retry-After``.
+    ``dev_endpoints``: serve the development endpoints under ``/api/v2/dev/`` (faults, the request log,
+    the clock, reset/snapshot/restore, users; the test-user endpoint too), never on by default.
+    ``devtools``: the faults, log and clock to use (default new ones); ``app.state.devtools`` either way.
+    Without a clock, the sandbox's is a :class:`~horde_users.sandbox.clock.MovableClock` on real time.
     """
     if clock is None:
-        clock = store.clock if store is not None else time.time
+        clock = store.clock if store is not None else MovableClock()
     the_store = store if store is not None else SandboxStore(database, clock=clock)
+    test_user_endpoint = test_user_endpoint or dev_endpoints
     app = FastAPI(
         title="horde-users sandbox",
         version=__version__,
@@ -573,4 +581,8 @@ def create_app(
         proxy_passkey_owner_is_service=the_store.proxy_passkey_owner_is_service,
         clock=clock,
     )
+    tools = devtools if devtools is not None else DevTools(store=the_store, clock=clock)
+    tools.limiter = app.state.rate_limiter
+    app.state.devtools = tools
+    app.add_middleware(TestDoubleMiddleware, tools=tools, dev_endpoints=dev_endpoints)  # the outermost
     return app

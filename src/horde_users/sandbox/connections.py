@@ -28,6 +28,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from horde_users.sandbox.faults import DROP_EXTENSION
+
 __all__ = [
     "DEFAULT_KEEP_ALIVE_TIMEOUT",
     "DEFAULT_REQUEST_TIMEOUT",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
 """Seconds a client has to send one whole request (headers and a body of at most 64 KiB)."""
@@ -151,6 +154,14 @@ class GuardedH11Protocol(H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._deadline: asyncio.TimerHandle | None = None
+        inner = self.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            # How the sandbox's faults drop a connection without an answer (devtools.py).
+            scope.setdefault("extensions", {})[DROP_EXTENSION] = self.close_now
+            await inner(scope, receive, send)
+
+        self.app = app
 
     @property
     def sheddable(self) -> bool:

@@ -8,6 +8,8 @@ to install.
 - ``horde_sandbox``: a fresh :class:`horde_users.sandbox.Sandbox` on a free loopback port for one test, rate
   limits off. Options go through the marker, e.g.
   ``@pytest.mark.horde_sandbox(rate_limits=True, admins=["root#1"], test_user_endpoint=True)``.
+  ``faults=[...]`` adds faults before the test runs: dicts of ``Sandbox.faults.add``'s arguments or
+  ``(method, path)`` / ``(method, path, {options})`` tuples; the fixture's ``.faults`` holds them.
 - ``horde_sandbox_users``: that sandbox seeded with an admin (also moderator and trusted, like ``db0#1`` on
   the real server), a moderator (trusted) and two ordinary users, ``alice`` and ``bob``, with their keys.
 """
@@ -51,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**options): keyword options for the horde_sandbox fixture's "
-        "horde_users.sandbox.Sandbox (rate_limits, admins, test_user_endpoint, profanity_words, database).",
+        "horde_users.sandbox.Sandbox (rate_limits, admins, test_user_endpoint, profanity_words, database, "
+        "dev_endpoints), and faults=[...] for Sandbox.faults.add.",
     )
 
 
@@ -82,7 +85,13 @@ def horde_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
 
     node = request.node
     assert isinstance(node, pytest.Item)
-    with Sandbox(**sandbox_options(node)) as sandbox:
+    options = sandbox_options(node)
+    faults = options.pop("faults", ())
+    with Sandbox(**options) as sandbox:
+        try:
+            sandbox.faults.add_many(faults)
+        except (TypeError, ValueError) as error:
+            pytest.fail(f"{MARKER}(faults=...): {error}", pytrace=False)
         yield sandbox
 
 

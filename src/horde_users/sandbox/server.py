@@ -17,6 +17,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 import uvicorn
 
 from horde_users.sandbox.app import DEFAULT_LOCK_TIMEOUT, create_app
+from horde_users.sandbox.clock import MovableClock
 from horde_users.sandbox.connections import (
     DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_REQUEST_TIMEOUT,
@@ -24,7 +25,11 @@ from horde_users.sandbox.connections import (
     ConnectionLimits,
     guarded_h11_protocol,
 )
+from horde_users.sandbox.devtools import DevTools
+from horde_users.sandbox.faults import FaultSet
 from horde_users.sandbox.ratelimit import FixedWindowRateLimiter
+from horde_users.sandbox.requestlog import RequestLog
+from horde_users.sandbox.state import Snapshot
 from horde_users.sandbox.store import SandboxStore
 
 P = ParamSpec("P")
@@ -160,10 +165,19 @@ class Sandbox:
         max_connections: int | None = None,
         clock: Callable[[], float] = time.time,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        dev_endpoints: bool = False,
     ) -> None:
+        self._dev_endpoints = dev_endpoints
+        self.clock = clock if isinstance(clock, MovableClock) else MovableClock(clock)
+        """The sandbox's time; ``clock.advance(seconds)`` moves it (account ages, rate-limit windows,
+        the 30-day wipe rule follow)."""
+        self.faults = FaultSet()
+        """Faults on demand: ``faults.add(method, path, ...)``, ``faults.clear()``, ``faults.list()``."""
+        self.requests = RequestLog()
+        """Every request the sandbox answered, oldest first: ``requests.filter(method=, path=, status=)``."""
+        self._tools: DevTools | None = None
         self._limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
         self._database = database
-        self._clock = clock
         self._lock_timeout = lock_timeout
         self._admins = tuple(admins)
         self._rate_limits = rate_limits
@@ -204,8 +218,13 @@ class Sandbox:
         if database is None:
             self._tmpdir = tempfile.mkdtemp(prefix="horde-sandbox-")
             database = str(Path(self._tmpdir) / "sandbox.db")
-        self._store = SandboxStore(database, clock=self._clock)
+        self._store = SandboxStore(database, clock=self.clock)
+        self._tools = DevTools(
+            store=self._store, clock=self.clock, faults=self.faults, requests=self.requests
+        )
         app = create_app(
+            dev_endpoints=self._dev_endpoints,
+            devtools=self._tools,
             admins=self._admins,
             rate_limits=self._rate_limits,
             test_user_endpoint=self._test_user_endpoint,
@@ -249,6 +268,7 @@ class Sandbox:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        self._tools = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -270,6 +290,27 @@ class Sandbox:
     def __repr__(self) -> str:
         where = _url(self.host, self.port) if self.running else "stopped"
         return f"Sandbox({where})"
+
+    # ------------------------------------------------------------------------------- state
+
+    @property
+    def _devtools(self) -> DevTools:
+        if self._tools is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._tools
+
+    def reset(self) -> None:
+        """Empty the database (as new; same settings), clear faults, the request log and rate-limit
+        windows. The clock stays where it is."""
+        self._devtools.reset()
+
+    def snapshot(self) -> Snapshot:
+        """A copy of every table's rows (in memory), for :meth:`restore`."""
+        return self._devtools.snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Bring the database back to ``snapshot`` exactly (faults, the log and the clock stay)."""
+        self._devtools.restore(snapshot)
 
     # ------------------------------------------------------------------------------- seeding
 
@@ -294,16 +335,19 @@ def serve(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
     max_connections: int | None = None,
+    dev_endpoints: bool = False,
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM (``horde-users sandbox serve``).
 
     Either signal stops it the same way: open requests finish, the database is closed, and the
     function returns. ``database`` None means an in-memory SQLite database (gone when the process
-    ends). The connection bounds are those of :class:`Sandbox`.
+    ends). The connection bounds are those of :class:`Sandbox`. ``dev_endpoints``: serve the
+    development endpoints under ``/api/v2/dev/`` (faults, request log, clock, state; loopback only).
     """
     limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
-    store = SandboxStore(database)
+    store = SandboxStore(database, clock=MovableClock())
     app = create_app(
+        dev_endpoints=dev_endpoints,
         admins=admins,
         rate_limits=rate_limits,
         test_user_endpoint=test_user_endpoint,

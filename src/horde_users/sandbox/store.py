@@ -146,6 +146,9 @@ class SandboxStore(Database):
         super().__init__(url, schema=schema)
         self.clock = clock
         self._users: dict[tuple[Any, ...], UserData] = {}
+        self.known_keys: dict[int, str] = {}
+        """Plain API keys this process handed out (seeding, the test-user endpoint), by user id; the
+        database keeps only their hashes. A key counts only while its user's hash still matches."""
         self._salt = ""
         self._init_schema()
 
@@ -182,6 +185,10 @@ class SandboxStore(Database):
                         )
                     )
                 )
+
+    def ensure_defaults(self) -> None:
+        """Create what a new database holds (the tables, the salt, the anonymous user) where missing."""
+        self._init_schema()
 
     def hash_key(self, key: str) -> str:
         """Lowercase hex SHA-256 of ``salt + key``."""
@@ -436,6 +443,7 @@ class SandboxStore(Database):
                 created = True
             user = self._one(conn, USER_BY_ID, {"user_id": user_id})
         assert user is not None
+        self.known_keys[user_id] = api_key
         return TestUserResult(created=created, user=user, api_key=api_key)
 
     def _insert_user(self, conn: Connection, values: dict[str, Any]) -> int:
@@ -513,6 +521,7 @@ class SandboxStore(Database):
             alias = f"{name}#{user_id}"
             if admin:
                 self._add_admin(conn, alias)
+        self.known_keys[user_id] = api_key
         return SeededUser(id=user_id, alias=alias, api_key=api_key)
 
     def add_admin(self, alias: str) -> None:
