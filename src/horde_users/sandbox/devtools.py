@@ -125,29 +125,16 @@ class TestDoubleMiddleware:
                 body_size += len(message.get("body", b""))
             return message
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
         fault = tools.faults.take(method, path, api_key)
-        try:
-            if fault is None:
-                await self.app(scope, counting_receive, recording_send)
+        logged = False
+
+        def log() -> None:
+            # Logged before the answer's last byte leaves (or the connection drops), so a client that
+            # has its answer always finds the request in the log.
+            nonlocal logged
+            if logged:
                 return
-            if fault.delay:
-                await anyio.sleep(fault.delay)
-            if fault.drop:
-                await _drop(scope, receive)
-                return
-            answer = fault.response()
-            if answer is None:
-                await self.app(scope, counting_receive, recording_send)
-                return
-            code, body, headers = answer
-            await _respond(recording_send, code, b"" if method == "HEAD" else body, headers)
-        finally:
+            logged = True
             tools.requests.append(
                 RequestRecord(
                     time=arrived,
@@ -161,6 +148,33 @@ class TestDoubleMiddleware:
                     fault=fault.id if fault is not None else None,
                 )
             )
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()
+            await send(message)
+
+        try:
+            if fault is None:
+                await self.app(scope, counting_receive, recording_send)
+                return
+            if fault.delay:
+                await anyio.sleep(fault.delay)
+            if fault.drop:
+                log()
+                await _drop(scope, receive)
+                return
+            answer = fault.response()
+            if answer is None:
+                await self.app(scope, counting_receive, recording_send)
+                return
+            code, body, headers = answer
+            await _respond(recording_send, code, b"" if method == "HEAD" else body, headers)
+        finally:
+            log()
 
     # --------------------------------------------------------------------- development endpoints
 
