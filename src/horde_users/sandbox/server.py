@@ -29,6 +29,7 @@ from horde_users.sandbox.devtools import DevTools
 from horde_users.sandbox.faults import FaultSet
 from horde_users.sandbox.ratelimit import FixedWindowRateLimiter
 from horde_users.sandbox.requestlog import RequestLog
+from horde_users.sandbox.seeding import export_seed, load_seed
 from horde_users.sandbox.state import Snapshot
 from horde_users.sandbox.store import SandboxStore
 
@@ -148,6 +149,9 @@ class Sandbox:
     bound what a connection may hold (see :mod:`horde_users.sandbox.connections`). ``clock`` gives the
     sandbox's time in Unix seconds (default real time); tests pass a frozen one. ``lock_timeout``:
     seconds a request waits for a SQLite lock another program holds before it answers 503.
+    ``dev_endpoints``: serve ``/api/v2/dev/`` (faults, request log, clock, state; off by default).
+    ``seed``: a seed file (JSON, :mod:`horde_users.sandbox.seeding`) loaded at start. The test double:
+    ``faults``, ``requests``, ``clock``, :meth:`reset`, :meth:`snapshot`, :meth:`restore`, :meth:`export`.
     """
 
     def __init__(
@@ -166,8 +170,10 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         dev_endpoints: bool = False,
+        seed: str | Path | None = None,
     ) -> None:
         self._dev_endpoints = dev_endpoints
+        self._seed = seed
         self.clock = clock if isinstance(clock, MovableClock) else MovableClock(clock)
         """The sandbox's time; ``clock.advance(seconds)`` moves it (account ages, rate-limit windows,
         the 30-day wipe rule follow)."""
@@ -219,6 +225,12 @@ class Sandbox:
             self._tmpdir = tempfile.mkdtemp(prefix="horde-sandbox-")
             database = str(Path(self._tmpdir) / "sandbox.db")
         self._store = SandboxStore(database, clock=self.clock)
+        if self._seed is not None:
+            try:
+                load_seed(self._store, self._seed)
+            except BaseException:
+                self._cleanup()
+                raise
         self._tools = DevTools(
             store=self._store, clock=self.clock, faults=self.faults, requests=self.requests
         )
@@ -312,6 +324,11 @@ class Sandbox:
         """Bring the database back to ``snapshot`` exactly (faults, the log and the clock stay)."""
         self._devtools.restore(snapshot)
 
+    def export(self, path: str | Path) -> None:
+        """Write the users to ``path`` as a seed file (see :mod:`horde_users.sandbox.seeding`: hashed keys
+        with the salt, plain keys only for users created in this process or from a seed)."""
+        export_seed(self.store, path)
+
     # ------------------------------------------------------------------------------- seeding
 
     create_user = _StoreMethod(SandboxStore.create_user)
@@ -336,6 +353,7 @@ def serve(
     keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
     max_connections: int | None = None,
     dev_endpoints: bool = False,
+    seed: str | Path | None = None,
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM (``horde-users sandbox serve``).
 
@@ -343,9 +361,16 @@ def serve(
     function returns. ``database`` None means an in-memory SQLite database (gone when the process
     ends). The connection bounds are those of :class:`Sandbox`. ``dev_endpoints``: serve the
     development endpoints under ``/api/v2/dev/`` (faults, request log, clock, state; loopback only).
+    ``seed``: a seed file loaded before serving.
     """
     limits = ConnectionLimits(request_timeout, keep_alive_timeout, max_connections)
     store = SandboxStore(database, clock=MovableClock())
+    if seed is not None:
+        try:
+            load_seed(store, seed)
+        except BaseException:
+            store.close()
+            raise
     app = create_app(
         dev_endpoints=dev_endpoints,
         admins=admins,

@@ -190,6 +190,24 @@ class SandboxStore(Database):
         """Create what a new database holds (the tables, the salt, the anonymous user) where missing."""
         self._init_schema()
 
+    @property
+    def salt(self) -> str:
+        """The salt of this database's key hashes (an export carries it, so hashes stay valid)."""
+        return self._salt
+
+    def adopt_salt(self, salt: str) -> None:
+        """Use ``salt`` for key hashes from now on; only while no user but the anonymous one exists
+        (their hashes would stop matching). The anonymous user's hash is made again with it."""
+        if salt == self._salt:
+            return
+        with self.transaction(write=True) as conn:
+            if conn.execute(select(users.c.id).where(users.c.id != ANON_ID).limit(1)).first() is not None:
+                raise ValueError("a seed file's salt can only be adopted by a database without users")
+            conn.execute(update(meta_table).where(meta_table.c.key == "salt").values(value=salt))
+            self._salt = salt
+            anon_hash = self.hash_key(ANON_API_KEY)
+            conn.execute(update(users).where(users.c.id == ANON_ID).values(api_key_hash=anon_hash))
+
     def hash_key(self, key: str) -> str:
         """Lowercase hex SHA-256 of ``salt + key``."""
         data = (self._salt + key).encode("utf-8", "surrogatepass")
