@@ -1,4 +1,4 @@
-"""``horde-users sandbox serve|create-user|create-shared-key``: the local users-API server.
+"""``horde-users sandbox serve|create-user|create-shared-key|users|log``: the local users-API server.
 
 The sandbox (FastAPI, uvicorn, SQLAlchemy) is imported inside each command, never at start-up.
 """
@@ -6,6 +6,7 @@ The sandbox (FastAPI, uvicorn, SQLAlchemy) is imported inside each command, neve
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -49,6 +50,18 @@ def serve(
         Optional[Path],  # noqa: UP045
         typer.Option("--profanity-file", help="Word list, one per line.", show_default=False),
     ] = None,
+    enable_dev_endpoints: Annotated[
+        bool,
+        typer.Option(
+            "--enable-dev-endpoints",
+            help="Serve /api/v2/dev/ (faults, request log, clock, reset/snapshot/restore, users, test-user; "
+            "loopback clients only).",
+        ),
+    ] = False,
+    seed: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--seed", help="Seed file (JSON) whose users are created at start.", show_default=False),
+    ] = None,
 ) -> None:
     """Serve the sandbox until Ctrl-C (rate limits on, as on the real server)."""
     typer.echo(f"database: {_describe(database)}", err=True)
@@ -59,7 +72,12 @@ def serve(
             "(no TLS; its users and keys are test data)",
             err=True,
         )
-    if enable_test_user_endpoint:
+    if enable_dev_endpoints:
+        typer.echo(
+            "notice: the development endpoints under /api/v2/dev/ are enabled (loopback clients only)",
+            err=True,
+        )
+    elif enable_test_user_endpoint:
         typer.echo(
             "notice: POST /api/v2/dev/test-user is enabled (creates users with keys; loopback clients only)",
             err=True,
@@ -75,11 +93,15 @@ def serve(
             rate_limits=rate_limits,
             test_user_endpoint=enable_test_user_endpoint,
             profanity_words=words,
+            dev_endpoints=enable_dev_endpoints,
+            seed=seed,
         )
     except KeyboardInterrupt:  # a Ctrl-C before the server took the signal over
         pass
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)  # a local problem
+    except ValueError as exc:  # a bad seed file
+        fail(f"--seed: {exc}", EXIT_USAGE)
     except Exception as exc:
         _database_failure(database, exc)
     except SystemExit as exc:  # uvicorn exits when it cannot bind (it has logged why)
@@ -225,3 +247,131 @@ def _close(store: Any) -> None:
     close = getattr(store, "close", None)
     if callable(close):
         close()
+
+
+# ------------------------------------------------------------------------ the development endpoints
+
+DEFAULT_SANDBOX_URL = "http://127.0.0.1:7001/api"
+UrlOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--url",
+        help="The sandbox's base URL (default: the global --url, else http://127.0.0.1:7001/api); it must "
+        "run with --enable-dev-endpoints.",
+        show_default=False,
+    ),
+]
+
+
+def _dev_get(ctx: typer.Context, url: str | None, name: str, params: dict[str, str]) -> Any:
+    """GET ``/v2/dev/<name>`` of the sandbox; one clear line and a non-zero exit on any failure."""
+    import httpx
+
+    settings = settings_of(ctx)
+    base = (url or settings.url or DEFAULT_SANDBOX_URL).rstrip("/")
+    if not base.lower().startswith(("http://", "https://")):
+        fail(f"--url must start with http:// or https:// (got {base!r})", EXIT_USAGE)
+    try:
+        response = httpx.get(f"{base}/v2/dev/{name}", params=params, timeout=settings.timeout)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the sandbox at {base}: {type(exc).__name__}", EXIT_UNREACHABLE)
+    if response.status_code == 404:
+        fail(
+            f"{base} does not serve the development endpoints",
+            EXIT_USAGE,
+            hint="start the sandbox with: horde-users sandbox serve --enable-dev-endpoints",
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200:
+        message = body.get("message") if isinstance(body, dict) else None
+        fail(f"the sandbox answered {response.status_code}: {message or response.reason_phrase}", EXIT_USAGE)
+    return body
+
+
+@sandbox_app.command("users")
+def list_users(
+    ctx: typer.Context,
+    url: UrlOption = None,
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="Show API keys: only those the sandbox knows in plain (created in its process, e.g. by the "
+            "test-user endpoint, or from a seed file); the database keeps keys hashed.",
+        ),
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """List a running sandbox's users (id, alias, kudos, roles)."""
+    settings = settings_of(ctx)
+    secrets = show_secrets or settings.show_secrets
+    users = _dev_get(ctx, url, "users", {"show_secrets": "1"} if secrets else {})
+    if settings.json or json_:
+        from horde_users.cli.output import print_json
+
+        print_json(users)
+        return
+    for user in users:
+        roles = [name for name in ("moderator", "trusted", "deleted") if user.get(name)]
+        line = f"{user['id']:>6}  {user['alias']:<30} kudos {user['kudos']:g}  {' '.join(roles)}".rstrip()
+        if secrets:
+            line += f"  api key: {user.get('api_key') or '(not known in plain)'}"
+        typer.echo(line)
+    if not users:
+        typer.echo("(no users)", err=True)
+
+
+def _log_line(entry: dict[str, Any]) -> str:
+    from datetime import datetime, timezone
+
+    when = datetime.fromtimestamp(entry["time"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    target = entry["path"] + (f"?{entry['query']}" if entry["query"] else "")
+    status = entry["status"] if entry["status"] is not None else "dropped"
+    fault = f"  fault #{entry['fault']}" if entry.get("fault") is not None else ""
+    took = f"{entry['duration'] * 1000:.1f} ms"
+    return f"{when}  {entry['method']:<6} {target}  {status}  {took}  {entry['body_size']} B{fault}"
+
+
+@sandbox_app.command("log")
+def show_log(
+    ctx: typer.Context,
+    url: UrlOption = None,
+    method: Annotated[Optional[str], typer.Option("--method", show_default=False)] = None,  # noqa: UP045
+    path: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--path", help="A path or pattern, e.g. /v2/users/{id}.", show_default=False),
+    ] = None,
+    status: Annotated[Optional[int], typer.Option("--status", show_default=False)] = None,  # noqa: UP045
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new requests until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.05, help="Seconds between polls.")] = 0.5,
+    json_: JsonOption = False,
+) -> None:
+    """Print a running sandbox's request log (oldest first; API keys redacted)."""
+    import time
+
+    settings = settings_of(ctx)
+    as_json = settings.json or json_
+    params = {k: str(v) for k, v in (("method", method), ("path", path), ("status", status)) if v is not None}
+    seen = 0
+    try:
+        while True:
+            page = _dev_get(ctx, url, "requests", {**params, "after": str(seen)})
+            seen = int(page["total"])
+            for entry in page["requests"]:
+                if as_json:
+                    from horde_users.cli.output import print_json
+
+                    print_json(entry, lines=True)
+                else:
+                    typer.echo(_log_line(entry))
+            if not follow:
+                return
+            sys.stdout.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
