@@ -14,7 +14,7 @@ def test_every_answered_request_is_logged_in_order_with_keys_redacted(
 ) -> None:
     sandbox, alice, admin = horde_sandbox_users.sandbox, horde_sandbox_users.alice, horde_sandbox_users.admin
     with httpx.Client(base_url=sandbox.url) as http:
-        http.get("/v2/users", params={"page": "2"})
+        http.get("/v2/users", params={"page": "2"}, headers={"Proxy-Authorization": "secret-passkey"})
         http.get("/v2/find_user", headers={"apikey": alice.api_key})
         http.put(f"/v2/users/{alice.id}", headers={"apikey": admin.api_key}, json={"kudos": 3})
         http.get("/v2/nowhere")
@@ -25,12 +25,12 @@ def test_every_answered_request_is_logged_in_order_with_keys_redacted(
         ("PUT", f"/api/v2/users/{alice.id}", 200),
         ("GET", "/api/v2/nowhere", 404),
     ]
-    assert records[0].query == "page=2"
+    assert records[0].query == "page=2" and records[0].headers["proxy-authorization"] == REDACTED
     assert records[1].headers["apikey"] == REDACTED
     assert records[2].body_size == len(b'{"kudos":3}')
     assert all(r.duration >= 0 and r.time > 0 for r in records)
     text = repr(records) + str([r.as_dict() for r in records])
-    assert alice.api_key not in text and admin.api_key not in text
+    assert alice.api_key not in text and admin.api_key not in text and "secret-passkey" not in text
 
 
 def test_filter_by_method_path_pattern_and_status(horde_sandbox_users: SandboxUsers) -> None:
@@ -61,7 +61,7 @@ def test_rate_limited_answers_are_logged_too(horde_sandbox_users: SandboxUsers) 
 def test_the_log_is_bounded_and_keeps_the_newest() -> None:
     log = RequestLog(max_entries=3)
     for n in range(5):
-        log.append(RequestRecord(float(n), "GET", "/api/v2/users", "", 200, 0.0, {}, 0))
+        log.append(RequestRecord(float(n), "GET", "/api/v2/users", "", 200, 0.0, (), 0))
     assert [r.time for r in log] == [2.0, 3.0, 4.0]
     assert log.total == 5
     assert [r.time for r in log.since(3)[0]] == [3.0, 4.0]

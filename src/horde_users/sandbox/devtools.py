@@ -25,7 +25,7 @@ from horde_users.sandbox.clock import MovableClock
 from horde_users.sandbox.faults import DROP_EXTENSION, FaultSet
 from horde_users.sandbox.middleware import CORS_HEADERS, without_fragment
 from horde_users.sandbox.ratelimit import FixedWindowRateLimiter
-from horde_users.sandbox.requestlog import RequestLog, RequestRecord, redacted_headers, select_records
+from horde_users.sandbox.requestlog import RequestLog, RequestRecord, select_records
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -143,7 +143,7 @@ class TestDoubleMiddleware:
                     query=seen.get("query_string", b"").decode("latin-1"),
                     status=status,
                     duration=time.perf_counter() - started,
-                    headers=redacted_headers(scope["headers"]),
+                    raw_headers=tuple(scope["headers"]),
                     body_size=max(body_size, declared),
                     fault=fault.id if fault is not None else None,
                 )

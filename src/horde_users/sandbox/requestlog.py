@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from horde_users.sandbox.faults import resolve_path
@@ -18,7 +18,7 @@ SECRET_HEADERS = frozenset({"apikey", "proxy-authorization", "authorization", "c
 """Headers whose values the log never keeps (API keys, proxy passkeys, credentials)."""
 
 
-def redacted_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def redacted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """Header names (lowercase) and values, secret ones replaced by :data:`REDACTED`; repeats joined."""
     headers: dict[str, str] = {}
     for name_bytes, value_bytes in raw:
@@ -41,12 +41,18 @@ class RequestRecord:
     status: int | None
     duration: float
     """Seconds from arrival to the end of the answer."""
-    headers: dict[str, str]
-    """Request headers, API keys and passkeys redacted."""
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    """The request's headers as received (secrets included): read :attr:`headers` instead."""
     body_size: int
     """Request body bytes."""
     fault: int | None = None
     """The id of the fault that answered it, if any."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers (lowercase names), API keys and passkeys redacted (made on each read, so
+        logging a request costs no work on the hot path)."""
+        return redacted_headers(self.raw_headers)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +62,7 @@ class RequestRecord:
             "query": self.query,
             "status": self.status,
             "duration": self.duration,
-            "headers": dict(self.headers),
+            "headers": self.headers,
             "body_size": self.body_size,
             "fault": self.fault,
         }
