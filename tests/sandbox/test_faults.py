@@ -78,12 +78,13 @@ def test_a_429_without_retries_raises_rate_limit_error_with_retry_after(horde_sa
 
 def test_an_rc_fault_answers_the_contract_error_shape(horde_sandbox_users: SandboxUsers) -> None:
     sandbox, alice = horde_sandbox_users.sandbox, horde_sandbox_users.alice
-    sandbox.faults.add("GET", "/v2/find_user", rc="InvalidAPIKey", times=1)
+    horde_sandbox_users.faults.add("GET", "/v2/find_user", rc="InvalidAPIKey", times=1)
     with _client(sandbox, alice.api_key, []) as client:
         with pytest.raises(AuthenticationError) as caught:
             client.find_user()
         assert caught.value.rc == "InvalidAPIKey"
         assert client.find_user().id_ == alice.id  # spent after one request
+    assert [r.status for r in horde_sandbox_users.requests] == [401, 200]
 
 
 def test_a_dropped_connection_raises_connection_error_and_is_retried_for_a_get(

@@ -24,6 +24,8 @@ import pytest
 
 if TYPE_CHECKING:
     from horde_users.sandbox import Sandbox, SeededUser
+    from horde_users.sandbox.faults import FaultSet
+    from horde_users.sandbox.requestlog import RequestLog
 
 MARKER = "horde_sandbox"
 
@@ -42,6 +44,16 @@ class SandboxUsers:
     def url(self) -> str:
         """The sandbox's base URL (ends in ``/api``), ready for a client."""
         return self.sandbox.url
+
+    @property
+    def faults(self) -> FaultSet:
+        """The sandbox's faults (``sandbox.faults``)."""
+        return self.sandbox.faults
+
+    @property
+    def requests(self) -> RequestLog:
+        """The sandbox's request log (``sandbox.requests``)."""
+        return self.sandbox.requests
 
     def __repr__(self) -> str:  # never show API keys
         aliases = ", ".join(u.alias for u in (self.admin, self.moderator, self.alice, self.bob))
