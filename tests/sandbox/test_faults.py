@@ -192,3 +192,10 @@ def test_the_marker_adds_faults_to_the_fixture(horde_sandbox: Sandbox) -> None:
         httpx.get(f"{horde_sandbox.url}/v2/find_user", headers={"apikey": "x" * 22}).json()["rc"]
         == "InvalidAPIKey"
     )
+
+
+def test_a_get_fault_answers_head_too_without_a_body(horde_sandbox: Sandbox) -> None:
+    horde_sandbox.faults.add("GET", "/v2/users", status=503, times=1)
+    response = httpx.head(f"{horde_sandbox.url}/v2/users")
+    assert response.status_code == 503 and response.content == b""
+    assert httpx.head(f"{horde_sandbox.url}/v2/users").status_code == 200
