@@ -301,14 +301,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=("ingest", "find", "sync"),
+        action="append",
+        help="run only this part (repeatable; the report needs all three)",
+    )
     args = parser.parse_args()
     quick = args.quick
+    parts = set(args.only or ("ingest", "find", "sync"))
     workdir = Path(tempfile.mkdtemp(prefix="bench-moderation-", dir=os.environ.get("BENCH_WORKDIR")))
-    result = {
-        "ingest": bench_ingest(workdir, 5_000 if quick else INGEST_USERS),
-        "find": bench_find(workdir, 100_000 if quick else USERS_FIND, 2 if quick else FIND_ROUNDS),
-        "sync": bench_sync_rate(workdir, 4 if quick else SYNC_PAGES, SYNC_RATE),
-    }
+    result: dict[str, Any] = {"load_average": os.getloadavg()}
+    if "ingest" in parts:
+        result["ingest"] = bench_ingest(workdir, 5_000 if quick else INGEST_USERS)
+    if "find" in parts:
+        result["find"] = bench_find(workdir, 100_000 if quick else USERS_FIND, 2 if quick else FIND_ROUNDS)
+    if "sync" in parts:
+        result["sync"] = bench_sync_rate(workdir, 4 if quick else SYNC_PAGES, SYNC_RATE)
+    result["load_average_after"] = os.getloadavg()
     for file in workdir.iterdir():
         file.unlink()
     workdir.rmdir()

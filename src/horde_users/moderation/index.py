@@ -32,16 +32,19 @@ from horde_users.moderation.details import DetailsReport, fetch_details
 from horde_users.moderation.errors import DatabaseError
 from horde_users.moderation.export import ExportFormat, write_users
 from horde_users.moderation.filters import (
-    FRAGMENT_ID_CAP,
     FilterError,
     Filters,
     SortKey,
-    name_lookup,
+    fragment_of,
     order_by,
     parse_age,
+    text_clause,
+    trigram_matcher,
+    trigram_query,
     where_clauses,
 )
 from horde_users.moderation.index_tables import (
+    NAMES_FTS,
     create_index_tables,
     index_sync_runs,
     index_user_views,
@@ -157,8 +160,12 @@ class UserIndex:
     sentence) when the database fails, and :class:`FilterError` for unusable filter values.
     """
 
-    fragment_id_cap: int = FRAGMENT_ID_CAP
-    """Name fragments with at most this many trigram matches are looked up by id (SQLite)."""
+    fragment_cap: int = 5000
+    """SQLite: a name fragment held by at most this many users (by the trigram table) is answered by
+    looking those users up; a more common one first by a walk of the sort order (see ``fragment_walk``)."""
+    fragment_walk: int = 2000
+    """SQLite: how many users in sort order a search for a common fragment looks at before it falls back
+    to looking up every user the trigram table gives (only searches that want fewer users than this)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -241,6 +248,12 @@ class UserIndex:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
         with _database_errors(), self.engine.connect() as conn:
+            if self._walks_first(conn, filters, limit, offset):
+                walked = self._query(conn, filters, chosen, reverse, limit, offset, walk=self.fragment_walk)
+                rows = conn.execute(walked).all()
+                if len(rows) == limit:  # the first matches in sort order: the answer
+                    yield from (IndexedUser(*row) for row in rows)
+                    return
             query = self._query(conn, filters, chosen, reverse, limit, offset)
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
             for row in result:
@@ -254,17 +267,30 @@ class UserIndex:
         reverse: bool,
         limit: int | None,
         offset: int,
+        walk: int | None = None,
     ) -> Any:
-        """Choose the page of users on the small rows first, then join their JSON to just that page."""
+        """Choose the page of users on the small rows first, then join their JSON to just that page.
+
+        ``walk``: look for the text's matches only among the first ``walk`` users in sort order that meet
+        the other filters (a bounded walk of the sort column's index).
+        """
         views = index_user_views.c
-        picked = (
-            select(*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
-            .where(*self._where(conn, filters))
-            .order_by(*order_by(sort, reverse))
-            .offset(offset or None)
-            .limit(limit)
-            .subquery()
-        )
+        columns = (*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
+        if walk is None:
+            candidates = select(*columns).where(*self._where(conn, filters))
+            ordering = order_by(sort, reverse)
+        else:
+            chosen = filters or Filters()
+            first = (
+                select(*columns)
+                .where(*where_clauses(chosen, text=False))
+                .order_by(*order_by(sort, reverse))
+                .limit(walk)
+                .subquery()
+            )
+            candidates = select(first).where(text_clause(chosen.text or "", None, first.c))
+            ordering = order_by(sort, reverse, first.c)
+        picked = candidates.order_by(*ordering).offset(offset or None).limit(limit).subquery()
         return (
             select(
                 *(picked.c[name] for name in _ROW_FIELDS),
@@ -277,8 +303,24 @@ class UserIndex:
         )
 
     def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
-        names = name_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
-        return where_clauses(filters or Filters(), names=names)
+        return where_clauses(filters or Filters(), names=trigram_matcher if uses_fts(conn) else None)
+
+    def _walks_first(self, conn: Connection, filters: Filters | None, limit: int | None, offset: int) -> bool:
+        """Whether to try the bounded walk of the sort order before the trigram table (SQLite): for a
+        limited search for a fragment too short for trigrams or too common to look its users up."""
+        if filters is None or limit is None or limit <= 0 or limit + offset > self.fragment_walk:
+            return False
+        fragment = fragment_of(filters)
+        if fragment is None or not uses_fts(conn):
+            return False
+        query = trigram_query(fragment)
+        if query is None:
+            return True
+        candidates = conn.exec_driver_sql(
+            f"SELECT count(*) FROM (SELECT rowid FROM {NAMES_FTS} WHERE {NAMES_FTS} MATCH ? LIMIT ?)",
+            (query, self.fragment_cap + 1),
+        ).scalar_one()
+        return int(candidates) > self.fragment_cap
 
     def get(self, user_id: int) -> IndexedUser | None:
         """One indexed user by id (gone ones included), or None."""

@@ -40,10 +40,14 @@ ROLE_COLUMNS = (
 NAMES_FTS = "index_user_names"
 """SQLite only: the FTS5 trigram table over ``index_users.name_lower`` (rowid = user id)."""
 
+_USER_ID = BigInteger().with_variant(Integer, "sqlite")
+"""A user id; on SQLite an ``INTEGER PRIMARY KEY``, the table's rowid itself (no separate key index:
+one B-tree fewer to write, one lookup fewer to read, and the same number as the trigram table's rowid)."""
+
 index_users = Table(
     "index_users",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", _USER_ID, primary_key=True, autoincrement=False),
     Column("username", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("name_lower", Text, nullable=False),
@@ -88,7 +92,7 @@ Index(
 index_user_views = Table(
     "index_user_views",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", _USER_ID, primary_key=True, autoincrement=False),
     Column("public_json", Text, nullable=False),
     Column("details_json", Text),
     Column("details_at", Float),
