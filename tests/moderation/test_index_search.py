@@ -151,6 +151,16 @@ def test_export_matches_the_search(index: UserIndex) -> None:
     assert {row["trusted"] for row in rows} == {"true"}
 
 
+@pytest.mark.parametrize("text", ['pha" OR "alp', "alp*", "a NOT b", "(al)", 'a"b', "%a_", "ALPHA^"])
+def test_fragments_with_query_syntax_are_plain_text(index: UserIndex, sandbox: Sandbox, text: str) -> None:
+    """Quotes, stars and operators in a fragment are characters of the name, not trigram-query syntax."""
+    expected = sorted(u.id for u in sandbox_users(sandbox).values() if text.lower() in u.username.lower())
+    for limit in (None, 5):
+        found = index.find(Filters(text=text), sort=SortKey.id, limit=limit)
+        assert [u.id for u in found] == expected[:limit]
+    assert index.count(Filters(text=text)) == len(expected)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
