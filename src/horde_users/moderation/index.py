@@ -248,11 +248,12 @@ class UserIndex:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
         with _database_errors(), self.engine.connect() as conn:
-            if self._walks_first(conn, filters, limit, offset):
-                walked = self._query(conn, filters, chosen, reverse, limit, offset, walk=self.fragment_walk)
-                rows = conn.execute(walked).all()
-                if len(rows) == limit:  # the first matches in sort order: the answer
-                    yield from (IndexedUser(*row) for row in rows)
+            if filters is not None and limit is not None and self._walks_first(conn, filters, limit, offset):
+                found = self._walk(conn, filters, chosen, reverse, offset + limit)
+                if found is not None:  # the first matches in sort order: the answer
+                    ids = found[offset:]
+                    walked = self._query(conn, None, chosen, reverse, None, 0, ids=ids)
+                    yield from (IndexedUser(*row) for row in conn.execute(walked))
                     return
             query = self._query(conn, filters, chosen, reverse, limit, offset)
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
@@ -267,30 +268,22 @@ class UserIndex:
         reverse: bool,
         limit: int | None,
         offset: int,
-        walk: int | None = None,
+        ids: list[int] | None = None,
     ) -> Any:
         """Choose the page of users on the small rows first, then join their JSON to just that page.
 
-        ``walk``: look for the text's matches only among the first ``walk`` users in sort order that meet
-        the other filters (a bounded walk of the sort column's index).
+        ``ids``: the users already chosen (``filters`` then ignored).
         """
         views = index_user_views.c
-        columns = (*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
-        if walk is None:
-            candidates = select(*columns).where(*self._where(conn, filters))
-            ordering = order_by(sort, reverse)
-        else:
-            chosen = filters or Filters()
-            first = (
-                select(*columns)
-                .where(*where_clauses(chosen, text=False))
-                .order_by(*order_by(sort, reverse))
-                .limit(walk)
-                .subquery()
-            )
-            candidates = select(first).where(text_clause(chosen.text or "", None, first.c))
-            ordering = order_by(sort, reverse, first.c)
-        picked = candidates.order_by(*ordering).offset(offset or None).limit(limit).subquery()
+        where = self._where(conn, filters) if ids is None else [index_users.c.id.in_(ids)]
+        picked = (
+            select(*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
+            .where(*where)
+            .order_by(*order_by(sort, reverse))
+            .offset(offset or None)
+            .limit(limit)
+            .subquery()
+        )
         return (
             select(
                 *(picked.c[name] for name in _ROW_FIELDS),
@@ -301,6 +294,34 @@ class UserIndex:
             .join_from(picked, index_user_views, views.id == picked.c.id)
             .order_by(*order_by(sort, reverse, picked.c))
         )
+
+    def _walk(
+        self, conn: Connection, filters: Filters, sort: SortKey, reverse: bool, wanted: int
+    ) -> list[int] | None:
+        """The ids of the first ``wanted`` users matching ``filters`` in sort order, found by walking at
+        most :attr:`fragment_walk` users that meet the other filters; None when those hold too few.
+
+        The text is matched in SQL, row by row, and the walk stops at the ``wanted``-th match.
+        """
+        c = index_users.c
+        hit = text_clause(filters.text or "", None).label("hit")
+        steps = (
+            select(c.id, hit)
+            .where(*where_clauses(filters, text=False))
+            .order_by(*order_by(sort, reverse))
+            .limit(self.fragment_walk)
+        )
+        found: list[int] = []
+        result = conn.execute(steps)
+        try:
+            for user_id, matched in result:
+                if matched:
+                    found.append(int(user_id))
+                    if len(found) == wanted:
+                        return found
+        finally:
+            result.close()
+        return None
 
     def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
         return where_clauses(filters or Filters(), names=trigram_matcher if uses_fts(conn) else None)
