@@ -114,13 +114,17 @@ def trigram_query(fragment: str) -> str | None:
     return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in sorted(picked))
 
 
-def trigram_matcher(fragment: str) -> ColumnElement[bool] | None:
-    """A :data:`NameMatcher` over SQLite's trigram table: the ids holding the fragment's trigrams, in one
-    subquery (FTS5's own ``GLOB`` would re-read every candidate's text; the LIKE on the small rows is
-    cheaper). None below three characters: no trigram can answer those."""
+def trigram_matcher(fragment: str) -> ColumnElement[bool]:
+    """A :data:`NameMatcher` for SQLite: the ids holding the fragment's trigrams, from the trigram table in
+    one subquery (FTS5's own ``GLOB`` would re-read every candidate's text; the LIKE on the small rows is
+    cheaper). A fragment too short for trigrams gets the ids from one scan of the name index instead,
+    which reads the names in file order rather than every row in the sort's order."""
     query = trigram_query(fragment)
     if query is None:
-        return None
+        scanned = index_users.alias("names_scanned")
+        pattern = f"%{_like_escape(fragment)}%"
+        holding = scanned.c.name_lower.like(pattern, escape="\\")
+        return index_users.c.id.in_(select(scanned.c.id).where(holding))
     names = table(NAMES_FTS)
     ids: Select[Any] = select(literal_column("rowid")).select_from(names)
     return index_users.c.id.in_(ids.where(literal_column(NAMES_FTS).op("MATCH")(query)))
