@@ -215,7 +215,8 @@ class PageWriter:
 
 @contextmanager
 def relaxed_durability(conn: Connection) -> Iterator[None]:
-    """On SQLite, commit without waiting for the disk (``synchronous=NORMAL``) while the sync writes.
+    """On SQLite, commit without waiting for the disk (``synchronous=NORMAL``) and checkpoint the log
+    less often while the sync writes.
 
     In WAL mode the database stays consistent after a crash; a power cut may lose the last pages,
     which the next sync simply reads again. The connection's previous setting is restored afterwards,
@@ -225,7 +226,9 @@ def relaxed_durability(conn: Connection) -> Iterator[None]:
         yield
         return
     previous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    checkpoint_pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
     conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_SYNC_CHECKPOINT_PAGES}")
     conn.commit()
     try:
         yield
@@ -233,7 +236,13 @@ def relaxed_durability(conn: Connection) -> Iterator[None]:
         if conn.in_transaction():
             conn.rollback()
         conn.exec_driver_sql(f"PRAGMA synchronous={int(previous or 2)}")
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages or 1000)}")
         conn.commit()
+
+
+_SYNC_CHECKPOINT_PAGES = 8000
+"""While a sync writes, the write-ahead log is copied into the database (with its disk flush) every
+8,000 pages (32 MiB with 4 KiB pages) instead of SQLite's 1,000: a sync writes about 1.5 KiB a user."""
 
 
 _STATEMENTS: dict[str, tuple[Any, Any]] = {}
