@@ -239,7 +239,7 @@ def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    from horde_users import HordeUsers
+    from horde_users.client import HordeUsers
     from horde_users.moderation.pacing import Pacer
     from horde_users.sandbox.app import create_app
     from horde_users.sandbox.middleware import install_edge_middleware
