@@ -28,6 +28,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
+	$(BIN)/python -m tests.client.twins
 
 test: lint
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ import math
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -21,6 +21,7 @@ import httpx
 from pydantic import ValidationError
 
 from horde_users._plain import plain_problems
+from horde_users.endpoints import MAX_PAGE, USERS_PER_PAGE
 from horde_users.errors import (
     REDACTED,
     HordeAPIError,
@@ -58,6 +59,7 @@ __all__ = [
     "BodyReader",
     "Call",
     "Decision",
+    "Pager",
     "attempt_timeout",
     "backoff_delay",
     "build_request",
@@ -638,3 +640,31 @@ def _status_text(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+class Pager:
+    """Which page ``iter_users`` asks for next, and which users of a page it yields.
+
+    Pages are asked for from ``start_page`` on, until one comes back short (fewer than 25 users: the
+    last), ``limit`` users were taken, or past page 10000 (the server's last). ``page`` is None once
+    nothing more is to be asked.
+    """
+
+    def __init__(self, start_page: int, limit: int | None) -> None:
+        self._remaining = limit
+        self.page: int | None = start_page if start_page <= MAX_PAGE and limit != 0 else None
+
+    def take(self, batch: Sequence[UserDetailsResponse]) -> Sequence[UserDetailsResponse]:
+        """The users of the page just read that are to be yielded; moves ``page`` on (or to None)."""
+        if self.page is None:
+            return ()
+        users = batch if self._remaining is None else batch[: self._remaining]
+        if self._remaining is not None:
+            self._remaining -= len(users)
+        full = len(batch) >= USERS_PER_PAGE
+        more = full and self._remaining != 0 and self.page < MAX_PAGE
+        self.page = self.page + 1 if more else None
+        return users
