@@ -95,19 +95,18 @@ class AiohttpTransport:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
 
-        # The same certificates, proxies (trust_env) and connection reuse as httpx's defaults, and no
-        # cookies: httpx sends none with a prepared request.
+        # The same certificates and connection reuse as httpx's defaults, and no cookies: httpx sends
+        # none with a prepared request. No trust_env: it reads ~/.netrc in a thread on every request
+        # (httpx never reads it); the proxy from the environment is found once per URL instead.
         connector = aiohttp.TCPConnector(ssl=httpx.create_ssl_context(), limit=100)
         session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=True,
-            skip_auto_headers=_SKIP_AUTO_HEADERS,
-            cookie_jar=aiohttp.DummyCookieJar(),
+            connector=connector, skip_auto_headers=_SKIP_AUTO_HEADERS, cookie_jar=aiohttp.DummyCookieJar()
         )
         # aiohttp silently sends a GET, PUT or DELETE again when the connection drops: a kudos PUT or a
         # DELETE must never be repeated, and when to retry is the core's decision. Off, as aiohttp's own
@@ -135,6 +134,16 @@ class AiohttpTransport:
             self._timeouts[key] = timeout
         return timeout
 
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            import urllib.request
+
+            proxy = urllib.request.getproxies().get(url.scheme)
+            self._proxies[key] = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
+        return self._proxies[key]
+
     async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
         import aiohttp
 
@@ -149,6 +158,7 @@ class AiohttpTransport:
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._timeout_of(call),
+                proxy=self._proxy_for(request.url),
             )
             read = False
             try:
