@@ -75,11 +75,17 @@ _TIME_KEY = "_time_constructed"
 
 
 def _stamp(model: BaseModel, when: float) -> None:
-    """Record when a response, and the responses a list holds, was built (not a field: no dump sees it)."""
-    object.__setattr__(model, "__pydantic_private__", {_TIME_KEY: when})
-    for child in getattr(model, "root", None) or ():
-        if isinstance(child, _TimeConstructedMixin) and isinstance(child, BaseModel):
-            _stamp(child, when)
+    """Record when a response, and the responses a list holds, was built (not a field: no dump sees it).
+
+    One dict is shared by a page and its users: stamping a page costs one attribute store per user.
+    """
+    stamp = {_TIME_KEY: when}
+    object.__setattr__(model, "__pydantic_private__", stamp)
+    # Not getattr(model, "root", None): on a model without it, pydantic's __getattr__ costs microseconds.
+    if isinstance(model, RootModel) and isinstance(model.root, list):
+        for child in model.root:
+            if isinstance(child, _TimeConstructedMixin):
+                object.__setattr__(child, "__pydantic_private__", stamp)
 
 
 class _TimeConstructedMixin:
@@ -87,7 +93,9 @@ class _TimeConstructedMixin:
 
     The time is recorded by the response's own constructors and validators, once per parse, and the
     users of a list share their page's time: a pydantic private attribute would instead cost a Python
-    call for every nested user, a fifth of the time it takes to parse a page.
+    call for every nested user, a fifth of the time it takes to parse a page. Called without options,
+    the validators go straight to pydantic-core (what pydantic's own methods do after checking those
+    options), so the stamp costs no more than pydantic's wrapper would have.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,12 +107,22 @@ class _TimeConstructedMixin:
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def model_validate(cls, *args: Any, **kwargs: Any) -> Self:
-        return _stamped(super().model_validate(*args, **kwargs))  # type: ignore[misc, no-any-return]
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        if options:
+            model = super().model_validate(obj, **options)  # type: ignore[misc]
+        else:
+            model = cls.__pydantic_validator__.validate_python(obj)  # type: ignore[attr-defined]
+        _stamp(model, time.time())
+        return model  # type: ignore[no-any-return]
 
     @classmethod
-    def model_validate_json(cls, *args: Any, **kwargs: Any) -> Self:
-        return _stamped(super().model_validate_json(*args, **kwargs))  # type: ignore[misc, no-any-return]
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        if options:
+            model = super().model_validate_json(json_data, **options)  # type: ignore[misc]
+        else:
+            model = cls.__pydantic_validator__.validate_json(json_data)  # type: ignore[attr-defined]
+        _stamp(model, time.time())
+        return model  # type: ignore[no-any-return]
 
     @classmethod
     def model_validate_strings(cls, *args: Any, **kwargs: Any) -> Self:
