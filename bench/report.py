@@ -53,6 +53,28 @@ def _failed(name: str, result: dict[str, Any]) -> list[str]:
 # -- sections --------------------------------------------------------------------------------------
 
 
+def _surface(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
+    present = r["checked"] - len(r["missing"])
+    targets.append(
+        [
+            "Every class, field, alias and method of horde-sdk's users API models is in horde_users.models",
+            f"{present}/{r['checked']} present",
+            _verdict(not r["missing"]),
+        ]
+    )
+    modules = ", ".join(f"`{m}`" for m in r["modules"])
+    return [
+        "## 0. API surface",
+        "",
+        f"`bench/surface.py` reads the public model classes of horde-sdk 0.33.3's {modules} (and the "
+        "models their fields hold), and checks that `horde_users.models` has each class by name, each "
+        "field by name, each field alias, and each public method or property those classes define "
+        f"(pydantic's own are left out). **{present}/{r['checked']} present.**",
+        "",
+        *(["Missing:", "", *[f"- {label}" for label in r["missing"]], ""] if r["missing"] else []),
+    ]
+
+
 def _import(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
     med = r["median_s"]
     base = med["python -c pass (interpreter only)"]
@@ -392,7 +414,14 @@ def _bulk(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
     ]
 
 
-RENDERERS = {"import": _import, "parse": _parse, "request": _request, "sandbox": _sandbox, "bulk": _bulk}
+RENDERERS = {
+    "surface": _surface,
+    "import": _import,
+    "parse": _parse,
+    "request": _request,
+    "sandbox": _sandbox,
+    "bulk": _bulk,
+}
 
 
 def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
