@@ -36,7 +36,10 @@ _OWN_HEADERS = frozenset({"host", "content-length"})
 
 def aiohttp_installed() -> bool:
     """Whether aiohttp can be imported (checked without importing it)."""
-    return importlib.util.find_spec("aiohttp") is not None
+    try:
+        return importlib.util.find_spec("aiohttp") is not None
+    except ImportError:  # an import hook that refuses it
+        return False
 
 
 def async_transport(

@@ -1,7 +1,7 @@
-"""The I/O-free core shared by both clients: build requests, read responses, decide retries.
+"""The I/O-free core shared by both clients: build requests, read responses, decide retries and paging.
 
 Nothing here sends, receives or sleeps; the clients add the I/O around these functions, so the
-sync and the async client cannot drift apart.
+sync and the async client decide alike (and ``tests/client/twins.py`` keeps their loops in step).
 """
 
 from __future__ import annotations

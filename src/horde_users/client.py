@@ -1,7 +1,9 @@
 """``HordeUsers`` and ``AsyncHordeUsers``: the users API as typed methods, with safe retries.
 
-Both clients build requests and read responses with the same I/O-free core (``horde_users._core``);
-they only add sending, waiting and paging.
+Both clients build requests, read responses and decide on retries and paging with the same I/O-free
+core (``horde_users._core``); a transport (``horde_users._transport``, or ``horde_users._aiohttp`` for
+the async client) makes each attempt. The two clients are twins, method for method: ``make lint``
+checks it (``tests/client/twins.py``).
 
 Input is checked before anything is sent: a bad argument, field value, base URL or a malformed API key
 raises ``InvalidRequestError`` (a ``HordeError`` and a ``ValueError``), never showing the key.
