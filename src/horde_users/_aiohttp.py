@@ -31,7 +31,7 @@ HttpBackend = Literal["auto", "aiohttp", "httpx"]
 # Headers aiohttp would add that httpx does not send for a prepared request: the server sees the same.
 _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding"})
 # Set by aiohttp from the URL and the body.
-_OWN_HEADERS = frozenset({"host", "content-length"})
+_OWN_HEADERS = frozenset({b"host", b"content-length"})
 
 
 def aiohttp_installed() -> bool:
@@ -152,7 +152,12 @@ class AiohttpTransport:
 
         session = self._session or self._open()
         request = call.request
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _OWN_HEADERS]
+        # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            if k.lower() not in _OWN_HEADERS
+        ]
         try:
             answer = await session.request(
                 request.method,
