@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 from horde_users import _core
+from horde_users._extras import install_command
 from horde_users._transport import AsyncHttpxTransport, AsyncTransport, Decide, Exchange
 from horde_users.errors import InvalidRequestError
 
@@ -56,7 +57,7 @@ def async_transport(
         return AsyncHttpxTransport(None, timeout)
     if backend == "aiohttp":
         if not aiohttp_installed():
-            raise InvalidRequestError("http_backend='aiohttp' needs aiohttp: pip install 'horde-users[fast]'")
+            raise InvalidRequestError(f"http_backend='aiohttp' needs aiohttp: {install_command('fast')}")
         return AiohttpTransport()
     return AutoTransport(timeout)
 
