@@ -303,3 +303,20 @@ def test_without_aiohttp_the_async_client_falls_back_to_httpx(
     )
     assert refused.returncode == 1
     assert "pip install 'horde-users[fast]'" in refused.stderr
+
+
+def test_under_trio_the_async_client_uses_httpx(fault_server: FaultServer) -> None:
+    """aiohttp runs on asyncio only: the default picks httpx when the loop is trio's."""
+    trio = pytest.importorskip("trio")
+    fault_server.script(Reply.json(200, {"id": 3, "username": "peer_alice#3"}))
+
+    async def main() -> tuple[str, object]:
+        async with AsyncHordeUsers(base_url=fault_server.url, max_retries=0) as client:
+            user = await client.get_user(3)
+            transport = client._transport
+            assert isinstance(transport, AutoTransport)
+            return str(user.username), transport.chosen
+
+    username, chosen = trio.run(main)
+    assert username == "peer_alice#3"
+    assert isinstance(chosen, AsyncHttpxTransport)
