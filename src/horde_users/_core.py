@@ -1,26 +1,29 @@
-"""The I/O-free core shared by both clients: build requests, read responses, decide retries.
+"""The I/O-free core shared by both clients: build requests, read responses, decide retries and paging.
 
 Nothing here sends, receives or sleeps; the clients add the I/O around these functions, so the
-sync and the async client cannot drift apart.
+sync and the async client decide alike (and ``tests/client/twins.py`` keeps their loops in step).
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import ValidationError
 
 from horde_users._plain import plain_problems
+from horde_users.endpoints import MAX_PAGE, USERS_PER_PAGE
 from horde_users.errors import (
     REDACTED,
     HordeAPIError,
@@ -58,6 +61,7 @@ __all__ = [
     "BodyReader",
     "Call",
     "Decision",
+    "Pager",
     "attempt_timeout",
     "backoff_delay",
     "build_request",
@@ -253,16 +257,17 @@ def _build(
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent
-    request = httpx.Request(
-        http.method,
-        http.url,
-        params=http.query or None,
-        headers=headers,
-        json=http.json_body,
-    )
+    url = f"{http.url}?{urlencode(http.query)}" if http.query else http.url
+    request = httpx.Request(http.method, _parsed_url(url), headers=headers, json=http.json_body)
     if timeout is not None:
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
     return request, http.json_body
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, kept: parsing is most of the cost of building a request (URLs are immutable)."""
+    return httpx.URL(url)
 
 
 def prepare(
@@ -638,3 +643,31 @@ def _status_text(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+class Pager:
+    """Which page ``iter_users`` asks for next, and which users of a page it yields.
+
+    Pages are asked for from ``start_page`` on, until one comes back short (fewer than 25 users: the
+    last), ``limit`` users were taken, or past page 10000 (the server's last). ``page`` is None once
+    nothing more is to be asked.
+    """
+
+    def __init__(self, start_page: int, limit: int | None) -> None:
+        self._remaining = limit
+        self.page: int | None = start_page if start_page <= MAX_PAGE and limit != 0 else None
+
+    def take(self, batch: Sequence[UserDetailsResponse]) -> Sequence[UserDetailsResponse]:
+        """The users of the page just read that are to be yielded; moves ``page`` on (or to None)."""
+        if self.page is None:
+            return ()
+        users = batch if self._remaining is None else batch[: self._remaining]
+        if self._remaining is not None:
+            self._remaining -= len(users)
+        full = len(batch) >= USERS_PER_PAGE
+        more = full and self._remaining != 0 and self.page < MAX_PAGE
+        self.page = self.page + 1 if more else None
+        return users

@@ -1,4 +1,4 @@
-"""Fixtures that run each client test twice: once with ``HordeUsers``, once with ``AsyncHordeUsers``.
+"""Fixtures that run each client test with ``HordeUsers`` and ``AsyncHordeUsers`` (over httpx and aiohttp).
 
 Tests are ``async`` and talk to an ``Api``: with the async client it awaits the method; with the sync
 client it runs the same method in a worker thread. Either way the real client does the real I/O.
@@ -63,9 +63,12 @@ class Api:
 MakeApi = Callable[..., Api]
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async-httpx", "async-aiohttp"])
 async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[MakeApi]:
     """``make_api(api_key=..., base_url=..., **client_options) -> Api``; every client is closed afterwards.
+
+    The async client runs twice, over each of its HTTP libraries (``http_backend``), which must behave
+    the same; an ``http_client`` option (an httpx one) takes the httpx run only.
 
     ``Api.sleeps`` records how long the client asked to wait between attempts. The wait itself is cut to
     a tenth, unless ``real_sleep=True``.
@@ -91,6 +94,12 @@ async def make_api(request: pytest.FixtureRequest) -> AsyncIterator[MakeApi]:
                 sleeps.append(delay)
                 await anyio.sleep(delay * scale)
 
+            backend = kind.removeprefix("async-")
+            if "http_client" in options:
+                if backend != "httpx":
+                    pytest.skip("an httpx http_client is the httpx backend's (run as async-httpx)")
+            else:
+                options.setdefault("http_backend", backend)
             client = AsyncHordeUsers(sleep=async_sleep, **options)
         api = Api(client, sleeps)
         made.append(api)
