@@ -51,6 +51,7 @@ from horde_users.models.users import (
     SingleUserDetailsRequest,
     UserDetailsResponse,
 )
+from horde_users.roles import REPEATABLE_FIELDS
 
 __all__ = [
     "BACKOFF_BASE",
@@ -88,31 +89,12 @@ RETRY_AFTER_MAX = 60.0
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 """The largest body the clients read (a full page of users is about 27 KB); larger ones are refused."""
 
-SAFE_PUT_FIELDS = frozenset(
-    {
-        "concurrency",
-        "usage_multiplier",
-        "worker_invited",
-        "moderator",
-        "public_workers",
-        "trusted",
-        "flagged",
-        "customizer",
-        "vpn",
-        "service",
-        "education",
-        "special",
-        "reset_suspicion",
-        "admin_comment",
-        "username",
-        "contact",
-        "filtered",
-    }
-)
+SAFE_PUT_FIELDS = REPEATABLE_FIELDS
 """PUT body members that set absolute values: sending them twice changes nothing more (docs/users-api.md §11).
 
-Everything else (``kudos`` and ``monthly_kudos`` are deltas, ``generate_proxy_passkey`` issues a new passkey
-each time, ``undelete`` fails when repeated) makes a PUT unsafe to repeat after an ambiguous failure.
+They come from the one table of PUT fields (``horde_users.roles``). Everything else (``kudos`` and
+``monthly_kudos`` are deltas, ``generate_proxy_passkey`` issues a new passkey each time, ``undelete``
+fails when repeated) makes a PUT unsafe to repeat after an ambiguous failure.
 """
 
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
