@@ -27,7 +27,7 @@ demo: $(DEMO_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests bench
 
 test: lint
 	$(BIN)/pytest
