@@ -29,8 +29,9 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src tests bench
 
+# Two workers: most tests wait on sockets, subprocesses and timeouts rather than on the CPU.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist worksteal
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
