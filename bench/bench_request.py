@@ -189,7 +189,7 @@ async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Sampl
         for name, fn in (("ours", ours_get), ("ours over httpx", ours_httpx_get), ("sdk", sdk_get)):
             got = await fn()
             assert getattr(got, "username", None) == "peer_alice#3", (name, got)
-        cases = {
+        cases: dict[str, Callable[[], Awaitable[object]]] = {
             "raw httpx.AsyncClient GET + json.loads": raw_httpx,
             "horde_users AsyncHordeUsers.get_user": ours_get,
             "horde_users AsyncHordeUsers.get_user (http_backend='httpx')": ours_httpx_get,

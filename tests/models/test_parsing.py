@@ -31,7 +31,8 @@ def _response_model(example: dict[str, Any]) -> type[HordeResponseTypes]:
         return RequestErrorResponse
     if isinstance(body, list):
         return ListUsersDetailsResponse
-    return {"PUT": ModifyUserResponse, "DELETE": DeleteUserResponse}.get(method, UserDetailsResponse)
+    by_method: dict[str, type[HordeResponseTypes]] = {"PUT": ModifyUserResponse, "DELETE": DeleteUserResponse}
+    return by_method.get(method, UserDetailsResponse)
 
 
 def test_every_example_body_parses_and_dumps_back_to_the_same_json(example: dict[str, Any]) -> None:
@@ -126,7 +127,7 @@ def test_zero_may_come_as_an_integer_or_a_float() -> None:
 
 
 def test_id_works_by_python_name_and_by_alias_and_dumps_as_id() -> None:
-    assert UserDetailsResponse(id_=3) == UserDetailsResponse(id=3)  # type: ignore[call-arg]
+    assert UserDetailsResponse(id_=3) == UserDetailsResponse(id=3)
     assert UserDetailsResponse(id_=3).model_dump(by_alias=True)["id"] == 3
     assert "id" not in UserDetailsResponse(id_=3).model_dump()
 
