@@ -41,8 +41,11 @@ PYENV_312 = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python"
 REQUIREMENTS = ["horde-sdk==0.33.3", "orjson", "msgspec", "pyinstrument"]
 STAMP = VENV / ".bench-installed"
 LAST = VENV / "last_results.json"
-SECTIONS = ("import", "parse", "request", "sandbox", "bulk", "moderation")
+SECTIONS = ("surface", "import", "parse", "request", "sandbox", "bulk", "moderation")
+SCRIPTS = {"surface": "surface.py"}
+"""The script of a section, when it is not ``bench_<section>.py``."""
 SECTION_TIMEOUT_S = {
+    "surface": 120,
     "import": 240,
     "parse": 240,
     "request": 300,
@@ -66,7 +69,7 @@ def find_python312() -> Path:
 
 def ensure_venv() -> None:
     """Create .venv-bench and install the comparison targets, unless the stamp says it is done."""
-    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres]"])
+    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast]"])
     if BENCH_PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not BENCH_PY.exists():
@@ -77,7 +80,7 @@ def ensure_venv() -> None:
         flush=True,
     )
     pip = [str(BENCH_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres]"], check=True)
+    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres,fast]"], check=True)
     STAMP.write_text(wanted)
 
 
@@ -114,7 +117,7 @@ def machine_info() -> dict[str, Any]:
 def run_section(name: str, quick: bool, workdir: Path) -> dict[str, Any]:
     """Run one section in .venv-bench; its JSON result, or {"error": ...} when it failed."""
     out = workdir / f"{name}.json"
-    argv = [str(BENCH_PY), str(HERE / f"bench_{name}.py"), "--out", str(out)]
+    argv = [str(BENCH_PY), str(HERE / SCRIPTS.get(name, f"bench_{name}.py")), "--out", str(out)]
     if quick:
         argv.append("--quick")
     # PYDANTIC_DISABLE_PLUGINS: see bench_import.py (logfire's plugin, installed with horde-sdk)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib.util
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "cli": ("typer", "rich"),
+    "cli": ("typer", "rich", "sqlalchemy", "platformdirs"),
     "sandbox": ("fastapi", "uvicorn", "sqlalchemy", "bleach"),
     "postgres": ("psycopg",),
+    "fast": ("aiohttp",),
     "moderation": ("sqlalchemy", "platformdirs"),
     "console": (
         "typer",

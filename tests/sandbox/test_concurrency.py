@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy
 
 from horde_users.sandbox import Sandbox, SeededUser
-from horde_users.sandbox.store import users
+from horde_users.sandbox.schema import users
 
 LONG_AGO = datetime.now(timezone.utc) - timedelta(days=60)
 Request = Callable[[httpx.Client], int]

@@ -1,4 +1,4 @@
-"""The sandbox's pure rules, tested directly (docs/users-api.md §2, §4.1, §5, §6, §7, §9, §10)."""
+"""The sandbox's pure decisions, tested directly: privileges, ids, pages, the PUT plan and DELETE (§4-§7)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from horde_users.models.dates import format_rfc822
 from horde_users.sandbox import rules
-from horde_users.sandbox.rules import ApiError, Role, StyleData, UserData
+from horde_users.sandbox.domain import kudos_floor, utcnow
+from horde_users.sandbox.rules import ApiError, Role, UserData
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 NOW = datetime(2026, 11, 27, 1, 17, 41)
@@ -19,8 +19,8 @@ ANON = UserData(id=0, username="Anonymous", concurrency=500, public_workers=True
 
 
 def test_utcnow_reads_the_given_clock_as_naive_utc() -> None:
-    assert rules.utcnow(lambda: 1_793_534_400.25) == datetime(2026, 11, 1, 12, 0, 0, 250000)
-    assert abs(rules.utcnow() - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
+    assert utcnow(lambda: 1_793_534_400.25) == datetime(2026, 11, 1, 12, 0, 0, 250000)
+    assert abs(utcnow() - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------------------------- privileges
@@ -86,182 +86,6 @@ def test_a_bad_page_is_a_validation_error_with_the_raw_repr(raw: str) -> None:
 @pytest.mark.parametrize(("raw", "sort"), [(None, "kudos"), ("age", "age"), ("AGE", "kudos"), ("x", "kudos")])
 def test_sort_normalisation(raw: str | None, sort: str) -> None:
     assert rules.normalise_sort(raw) == sort
-
-
-# ----------------------------------------------------------------------------------- rendering
-
-
-def test_fresh_user_at_level_0_matches_the_contract_example() -> None:
-    body = rules.render_user(ALICE, 0, NOW)
-    assert list(body) == [
-        "username", "id", "kudos", "concurrency", "worker_invited", "moderator", "kudos_details",
-        "worker_count", "styles", "trusted", "flagged", "service", "education", "customizer", "deleted",
-        "pseudonymous", "account_age", "usage", "contributions", "records",
-    ]  # fmt: skip
-    assert body["username"] == "alice#3"
-    assert body["kudos"] == 100.0
-    assert isinstance(body["kudos"], float)
-    assert body["account_age"] == 78
-    assert body["kudos_details"] == dict.fromkeys(rules.KUDOS_DETAIL_KEYS, 0)
-    assert all(type(v) is int for v in body["kudos_details"].values())
-    assert body["usage"] == {"megapixelsteps": None, "requests": None}
-    assert body["records"]["usage"] == {"megapixelsteps": 0, "tokens": 0}
-
-
-def test_level_1_and_2_add_their_fields_in_model_order() -> None:
-    user = UserData(
-        id=3, username="alice", created=NOW, contact="me@x", admin_comment="watch", proxy_passkey="pk"
-    )
-    level1 = rules.render_user(user, 1, NOW)
-    assert {"worker_ids", "sharedkey_ids", "vpn", "special", "contact"} <= set(level1)
-    assert not {"evaluating_kudos", "monthly_kudos", "suspicious", "admin_comment", "proxy_passkey"} & set(
-        level1
-    )
-    assert "active_generations" not in level1
-    level2 = rules.render_user(user, 2, NOW)
-    keys = list(level2)
-    assert keys.index("evaluating_kudos") == keys.index("kudos") + 1
-    assert keys.index("monthly_kudos") == keys.index("sharedkey_ids") + 1
-    assert level2["monthly_kudos"] == {"amount": 0}
-    assert level2["suspicious"] == 0
-    assert level2["admin_comment"] == "watch"
-    assert level2["proxy_passkey"] == "pk"
-
-
-def test_stored_float_values_render_as_floats_and_unset_as_integer_zero() -> None:
-    user = UserData(
-        id=3,
-        username="alice",
-        created=NOW,
-        kudos_details={"admin": 42, "recurring": 100},
-        records={"usage_megapixelsteps": 3, "request_image": 2},
-        monthly_kudos=100,
-        monthly_last_received=datetime(2026, 11, 27, 1, 17, 41, 123),
-    )
-    body = rules.render_user(user, 2, NOW)
-    assert body["kudos_details"]["admin"] == 42.0
-    assert type(body["kudos_details"]["admin"]) is float
-    assert type(body["kudos_details"]["gifted"]) is int
-    assert type(body["records"]["usage"]["megapixelsteps"]) is float
-    assert body["records"]["request"] == {"image": 2, "text": 0, "interrogation": 0}
-    assert body["monthly_kudos"] == {"amount": 100, "last_received": "Fri, 27 Nov 2026 01:17:41 -0000"}
-
-
-def test_moderator_monthly_amount_includes_the_bonus() -> None:
-    assert rules.render_user(MOD, 2, NOW)["monthly_kudos"] == {"amount": 300000}
-
-
-def test_listing_keeps_all_31_keys_with_explicit_nulls() -> None:
-    body = rules.render_user(ALICE, 0, NOW, listing=True)
-    assert len(body) == 31
-    assert body["active_generations"] == {}
-    assert body["monthly_kudos"] == {}
-    for key in ("evaluating_kudos", "sharedkey_ids", "vpn", "special", "suspicious", "contact", "worker_ids"):
-        assert body[key] is None
-
-
-def test_list_json_is_the_encoded_listing_bodies_and_ages_with_the_clock() -> None:
-    users = [ALICE, MOD, ANON, UserData(id=4, username='q"\u00e9', kudos=-0.5, created=NOW)]
-    for now in (NOW, NOW + timedelta(seconds=90)):  # the second run reuses the rendered users
-        expected = rules.json_text([rules.render_user(user, 0, now, listing=True) for user in users])
-        assert rules.render_user_list_json(users, now) == expected
-    assert rules.render_user(ALICE, 0, NOW + timedelta(seconds=90), listing=True)["account_age"] == 168
-    assert rules.render_user_list_json([], NOW) == "[]"
-
-
-def test_public_workers_and_public_styles_show_at_level_0() -> None:
-    styles = (StyleData("s1", "pub", "image", True), StyleData("s2", "priv", "text", False))
-    user = UserData(id=3, username="a", created=NOW, worker_ids=("w1",), styles=styles)
-    level0 = rules.render_user(user, 0, NOW)
-    assert "worker_ids" not in level0
-    assert level0["worker_count"] == 1
-    assert level0["styles"] == [{"name": "a#3::style::pub", "id": "s1", "type": "image"}]
-    assert len(rules.render_user(user, 1, NOW)["styles"]) == 2
-    assert rules.render_user(ANON, 0, NOW)["worker_ids"] == []
-
-
-def test_rfc822_dates_are_english_and_minus_zero() -> None:
-    assert format_rfc822(datetime(2026, 1, 5, 3, 4, 5)) == "Mon, 05 Jan 2026 03:04:05 -0000"
-
-
-def test_modify_echo_follows_model_order_with_floats() -> None:
-    echo = {"monthly_kudos": 0, "usage_multiplier": 1, "concurrency": 40, "new_kudos": 110}
-    assert list(rules.render_modify(echo).items()) == [
-        ("new_kudos", 110.0),
-        ("concurrency", 40),
-        ("usage_multiplier", 1.0),
-        ("monthly_kudos", 0),
-    ]
-    assert type(rules.render_modify(echo)["new_kudos"]) is float
-
-
-# ------------------------------------------------------------------------------ PUT validation
-
-
-def _validate(body: Any) -> dict[str, Any] | ApiError:
-    return rules.validate_modify_body(body, sanitise)
-
-
-@pytest.mark.parametrize(
-    ("body", "field", "message"),
-    [
-        ({"kudos": "lots"}, "kudos", "'lots' is not of type 'number'"),
-        ({"kudos": None}, "kudos", "None is not of type 'number'"),
-        ({"kudos": True}, "kudos", "True is not of type 'number'"),
-        ({"concurrency": "40"}, "concurrency", "'40' is not of type 'integer'"),
-        ({"concurrency": True}, "concurrency", "True is not of type 'integer'"),
-        ({"concurrency": 5.5}, "concurrency", "5.5 is not of type 'integer'"),
-        ({"concurrency": -1}, "concurrency", "-1 is less than the minimum of 0"),
-        ({"concurrency": 501}, "concurrency", "501 is greater than the maximum of 500"),
-        ({"usage_multiplier": 11}, "usage_multiplier", "11 is greater than the maximum of 10"),
-        ({"usage_multiplier": 0.05}, "usage_multiplier", "0.05 is less than the minimum of 0.1"),
-        ({"worker_invited": 2**31}, "worker_invited", "2147483648 is greater than the maximum of 2147483647"),
-        (
-            {"monthly_kudos": -(2**31) - 1},
-            "monthly_kudos",
-            "-2147483649 is less than the minimum of -2147483648",
-        ),
-        ({"kudos": 1e16}, "kudos", "1e+16 is greater than the maximum of 1000000000000000"),
-        (
-            {"kudos": -(10**15) - 1},
-            "kudos",
-            "-1000000000000001 is less than the minimum of -1000000000000000",
-        ),
-        ({"kudos": float("inf")}, "kudos", "inf is greater than the maximum of 1000000000000000"),
-        ({"trusted": "yes"}, "trusted", "'yes' is not of type 'boolean'"),
-        ({"undelete": 1}, "undelete", "1 is not of type 'boolean'"),
-        ({"username": "ab"}, "username", "'ab' is too short"),
-        ({"username": "a" * 101}, "username", f"'{'a' * 101}' is too long"),
-        ({"username": "   "}, "username", "'   ' is too short"),
-        ({"contact": "abcd"}, "contact", "'abcd' is too short"),
-        ({"admin_comment": ["x"]}, "admin_comment", "['x'] is not of type 'string'"),
-    ],
-)
-def test_validation_messages(body: dict[str, Any], field: str, message: str) -> None:
-    result = _validate(body)
-    assert isinstance(result, ApiError)
-    assert result.status == 400
-    assert result.body() == {"errors": {field: message}, "message": "Input payload validation failed"}
-
-
-def test_a_non_object_body_fails_at_the_root() -> None:
-    result = _validate([1, 2])
-    assert isinstance(result, ApiError)
-    assert result.body()["errors"] == {"": "[1, 2] is not of type 'object'"}
-
-
-def test_every_failing_field_is_reported() -> None:
-    result = _validate({"concurrency": 501, "trusted": 1})
-    assert isinstance(result, ApiError)
-    assert set(result.body()["errors"]) == {"concurrency", "trusted"}
-
-
-def test_valid_bodies_normalise_integers_and_drop_unknown_members() -> None:
-    assert _validate({"concurrency": 5.0, "whatever": 1, "filtered": False}) == {
-        "concurrency": 5,
-        "filtered": False,
-    }
-    assert type(_validate({"concurrency": 5.0})["concurrency"]) is int  # type: ignore[index]
 
 
 # ----------------------------------------------------------------------------- PUT operations
@@ -331,9 +155,9 @@ def test_kudos_are_truncated_toward_zero(value: float, delta: int) -> None:
 
 
 def test_kudos_floors() -> None:
-    assert rules.kudos_floor(0, False) == -50
-    assert rules.kudos_floor(3, False) == 25
-    assert rules.kudos_floor(3, True) == 14
+    assert kudos_floor(0, False) == -50
+    assert kudos_floor(3, False) == 25
+    assert kudos_floor(3, True) == 14
 
 
 # ------------------------------------------------------------------------------------ DELETE
@@ -370,42 +194,99 @@ def test_a_second_delete_wipes_only_inactive_users() -> None:
     assert rules.delete_decision(MOD, never, NOW) == "wipe"
 
 
-# ---------------------------------------------------------------------------------- test user
+# ------------------------------------------------------------------------------------- PUT plan
 
 
-def _test_user(body: Any) -> rules.TestUserRequest | ApiError:
-    return rules.validate_test_user_body(body, sanitise, ProfanityFilter().is_profane)
+def _plan(caller: UserData, target: UserData, changes: dict[str, Any], *, admin: bool = False) -> rules.Plan:
+    return rules.plan_modification(
+        caller,
+        target,
+        changes,
+        caller_is_admin=admin,
+        is_profane=ProfanityFilter().is_profane,
+        sanitise=sanitise,
+    )
 
 
-def test_test_user_defaults_and_falsy_bodies() -> None:
-    expected = rules.TestUserRequest("test_user", "ci_test_user", True, True, 10000)
-    falsy: tuple[Any, ...] = ({}, None, False, 0, "", [])
-    for body in falsy:
-        assert _test_user(body) == expected
+def test_plan_runs_rows_in_the_server_order_whatever_the_body_order() -> None:
+    plan = _plan(MOD, ALICE, {"contact": "alice@example.org", "trusted": True, "kudos": 5}, admin=True)
+    assert plan.refusal is None
+    assert plan.effects == (
+        rules.AddKudos(5, "kudos", 5),
+        rules.SetFields({"trusted": True}, {"trusted": True}),
+        rules.SetFields({"contact": "alice@example.org"}, {"contact": "alice@example.org"}),
+    )
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ([1], "JSON object payload expected"),
-        ("x", "JSON object payload expected"),
-        ({"username": None}, "username must be a string"),
-        ({"username": 1, "oauth_id": 1}, "username must be a string"),
-        ({"oauth_id": None}, "oauth_id must be a string"),
-        ({"moderator": None}, "moderator must be a boolean"),
-        ({"trusted": "yes"}, "trusted must be a boolean"),
-        ({"kudos": 100.0}, "kudos must be an integer or null"),
-        ({"kudos": True}, "kudos must be an integer or null"),
-        ({"kudos": -1}, "kudos must be non-negative"),
-        ({"username": "  "}, "username cannot be empty"),
-        ({"oauth_id": "\x00"}, "oauth_id cannot be empty"),
-        ({"username": "shit"}, "Bad Username"),
-    ],
-)
-def test_test_user_errors(body: Any, message: str) -> None:
-    assert _test_user(body) == ApiError(400, message)
+def test_plan_keeps_the_effects_before_the_first_refusal() -> None:
+    plan = _plan(MOD, ALICE, {"trusted": True, "kudos": 5, "username": "a" * 31})
+    assert plan.effects == ()
+    assert plan.refusal == rules.rc_error("NotAdmin")
+    plan = _plan(MOD, ALICE, {"trusted": True, "username": "a" * 31, "contact": "alice@example.org"})
+    assert plan.effects == (rules.SetFields({"trusted": True}, {"trusted": True}),)
+    assert plan.refusal == rules.rc_error("TooLongUserName")
 
 
-def test_test_user_sanitises_texts() -> None:
-    result = _test_user({"username": " <x> ", "oauth_id": " o ", "kudos": None})
-    assert result == rules.TestUserRequest("&lt;x&gt;", "o", True, True, None)
+def test_plan_checks_profanity_before_length_and_sanitises_texts() -> None:
+    assert _plan(ALICE, ALICE, {"username": "shit " + "a" * 30}).refusal == rules.rc_error("ProfaneUserName")
+    assert _plan(ALICE, ALICE, {"contact": "shit happens"}).refusal == rules.rc_error("ProfaneUserContact")
+    assert _plan(MOD, ALICE, {"admin_comment": "shit happens"}).refusal == rules.rc_error(
+        "ProfaneAdminComment"
+    )
+    sent = " <b>ob "
+    clean = sanitise(sent)
+    assert clean != sent
+    assert _plan(ALICE, ALICE, {"username": sent}).effects == (
+        rules.SetFields({"username": clean}, {"username": clean}),
+    )
+
+
+def test_an_unchanged_text_is_echoed_without_a_write_or_a_profanity_check() -> None:
+    target = UserData(id=3, username="alice", contact="shit happens", created=NOW)
+    plan = _plan(ALICE, target, {"contact": "shit happens"})
+    assert plan == rules.Plan((rules.Echo({"contact": "shit happens"}),))
+
+
+def test_role_rows_on_the_anonymous_user_echo_its_stored_values() -> None:
+    plan = _plan(MOD, ANON, {"trusted": True, "education": True, "reset_suspicion": True, "concurrency": 7})
+    assert plan.effects == (
+        rules.SetFields({"concurrency": 7}, {"concurrency": 7}),
+        rules.Echo({"trusted": False}),
+        rules.Echo({"education": False}),
+        rules.Echo({"new_suspicion": 0}),
+    )
+
+
+def test_education_moves_concurrency_unless_the_body_sets_it() -> None:
+    plan = _plan(MOD, ALICE, {"education": True})
+    both = {"concurrency": 200, "education": True}
+    assert plan.effects == (rules.SetFields(both, both),)
+    plan = _plan(MOD, ALICE, {"education": True, "concurrency": 40})
+    assert plan.effects[-1] == rules.SetFields({"education": True}, {"education": True})
+
+
+def test_a_new_moderator_is_also_trusted_but_a_removed_one_keeps_trust() -> None:
+    granted = _plan(MOD, ALICE, {"moderator": True}, admin=True).effects
+    assert granted == (rules.SetFields({"moderator": True, "trusted": True}, {"moderator": True}),)
+    removed = _plan(MOD, MOD, {"moderator": False}, admin=True).effects
+    assert removed == (rules.SetFields({"moderator": False}, {"moderator": False}),)
+
+
+def test_undelete_needs_a_deleted_target_and_passkeys_a_service_caller() -> None:
+    assert _plan(ALICE, ALICE, {"undelete": True}).refusal == rules.rc_error("UserNotDeleted")
+    deleted = UserData(id=3, username="alice", deleted=True, created=NOW)
+    assert _plan(ALICE, deleted, {"undelete": True}).effects == (rules.Undelete(),)
+    assert _plan(ALICE, ALICE, {"generate_proxy_passkey": True}).refusal == rules.rc_error(
+        "NonServiceForbidden"
+    )
+    service = UserData(id=3, username="svc", service=True, created=NOW)
+    assert _plan(service, service, {"generate_proxy_passkey": True}).effects == (rules.NewProxyPasskey(),)
+
+
+def test_a_body_with_no_row_is_refused() -> None:
+    assert _plan(ALICE, ALICE, {"filtered": True}) == rules.Plan((), rules.rc_error("NoUserModSelected"))
+
+
+def test_admin_rows_are_what_make_the_admins_looked_up() -> None:
+    assert rules.needs_admin({"usage_multiplier": 2})
+    assert not rules.needs_admin({"trusted": True, "contact": "x@y.z"})

@@ -17,7 +17,9 @@ import pytest
 import sqlalchemy
 
 from horde_users.sandbox import Sandbox, SandboxStore, SeededUser
-from horde_users.sandbox.store import InexactKudosError, new_api_key, users
+from horde_users.sandbox.domain import ANON_ID, KUDOS_FLOORS
+from horde_users.sandbox.schema import users
+from horde_users.sandbox.store import InexactKudosError, new_api_key
 
 from .frozen_clock import FrozenClock
 
@@ -346,3 +348,23 @@ def test_several_processes_open_a_fresh_file_at_once(tmp_path: Path) -> None:
     assert anon is not None
     assert anon.kudos == 60.0
     store.close()
+
+
+def test_the_store_floors_balances_where_the_rules_say() -> None:
+    """The SQL floor and UserData.kudos_floor read the one table of floors (domain.KUDOS_FLOORS)."""
+    store = SandboxStore()
+    try:
+        registered = store.create_user("reg", kudos=1000).id
+        pseudonymous = store.create_user("pseudo", kudos=1000, pseudonymous=True).id
+        expected = {
+            ANON_ID: KUDOS_FLOORS.anonymous,
+            registered: KUDOS_FLOORS.registered,
+            pseudonymous: KUDOS_FLOORS.pseudonymous,
+        }
+        for user_id, floor in expected.items():
+            assert store.add_kudos(user_id, -(10**9)) == float(floor)
+            user = store.get_user(user_id)
+            assert user is not None
+            assert user.kudos_floor == floor
+    finally:
+        store.close()

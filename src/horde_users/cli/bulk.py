@@ -16,13 +16,15 @@ from horde_users.cli.common import (
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    DatabaseOption,
     err,
     fail,
     handle_errors,
+    moderation_errors,
     open_client,
     settings_of,
 )
-from horde_users.cli.journal import DatabaseOption, ReasonOption, confirm, moderation_errors, open_journal
+from horde_users.cli.journal import ReasonOption, confirm, open_journal
 from horde_users.moderation.pacing import DEFAULT_RATE_PER_MINUTE
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -53,6 +53,18 @@ _secrets: set[str] = set()
 
 _active: Settings | None = None
 """The settings of the command that is running (decides whether errors are printed as JSON)."""
+
+
+DatabaseOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs the runtime form on Python 3.10
+    typer.Option(
+        "--database",
+        help="Index and journal database: a SQLite file or a URL such as postgresql+psycopg://host/db "
+        "(env HORDE_USERS_DATABASE; default: moderation.db in your data directory).",
+        show_default=False,
+    ),
+]
+"""``--database``, shared by every command that reads or writes the index or the journal."""
 
 
 @dataclass
@@ -227,6 +239,18 @@ def describe_validation_error(exc: ValidationError, label: Callable[[str], str] 
 
     errors = exc.errors(include_input=False, include_url=False)
     return plain_problems(errors, label=label, separator=": ") or "invalid value"
+
+
+@contextmanager
+def moderation_errors() -> Iterator[None]:
+    """The moderation toolkit's errors as one line (use it inside ``handle_errors``, which would take
+    them for connection failures): refusals exit 1, problems to fix here exit 2."""
+    from horde_users.moderation.errors import ModerationError
+
+    try:
+        yield
+    except ModerationError as exc:
+        fail(exc.message, EXIT_REFUSED if exc.refusal else EXIT_USAGE, exc.hint)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from horde_users.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, err, fail, settings_of
+from horde_users.cli.common import EXIT_USAGE, err, fail, settings_of
 
 
 def console(
@@ -52,7 +52,7 @@ def console(
     try:
         server = ConsoleServer(config, host=host, port=port)
     except OSError as exc:
-        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_UNREACHABLE)
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
     try:
         server.console.engine  # noqa: B018 - open the database now, so a bad --database fails here
     except DatabaseError as exc:

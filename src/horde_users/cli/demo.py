@@ -2,13 +2,15 @@
 
 Starts a sandbox (temporary SQLite, a free loopback port) seeded with an admin, a moderator and a dozen
 users, then runs the real command line (``python -m horde_users ...`` in a subprocess) step by step,
-printing each command before its output. Keys travel in the environment and are shown only as
+printing each command before its output; ``--console`` then serves the moderator console on the same
+data until Ctrl-C (``make console``). Keys travel in the environment and are shown only as
 placeholders such as ``$ADMIN_KEY``. Exits 0 when every step ended as expected.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,6 +93,15 @@ def tour(ids: dict[str, int]) -> list[Step]:
     return [
         Step("Who am I? (alice's key)", ("whoami",), key="ALICE_KEY"),
         Step("The kudos leaderboard (no key needed)", ("user", "list", "--sort", "kudos", "--limit", "10")),
+        Step(
+            "Index every user locally (paced under the server's limits, resumable)",
+            ("index", "sync"),
+        ),
+        Step("Find users by a fragment of their name, in the local index", ("user", "find", "ali")),
+        Step(
+            "Filters: trusted users with at least 10,000 kudos, most kudos first",
+            ("user", "find", "--trusted", "--min-kudos", "10000", "--sort", "kudos"),
+        ),
         Step("Alice as anyone sees her", ("user", "show", f"alice#{alice}")),
         Step("Alice as a moderator sees her (privileged fields)", ("user", "show", alice), key="MOD_KEY"),
         Step(
@@ -142,8 +153,22 @@ def tour(ids: dict[str, int]) -> list[Step]:
     ]
 
 
-def main() -> int:
-    """Run the demo; 0 when every step behaved as expected."""
+def _serve_console(url: str, key: str, database: str) -> None:
+    """Serve the moderator console on the demo's sandbox, as the demo moderator, until Ctrl-C."""
+    _heading("The moderator console on this demo data, as demo_mod (Ctrl-C stops it)")
+    env = {k: v for k, v in os.environ.items() if k not in ("AI_HORDE_API_KEY", "AI_HORDE_URL")}
+    env.update(AI_HORDE_URL=url, AI_HORDE_API_KEY=key, HORDE_USERS_DATABASE=database)
+    console = subprocess.Popen([sys.executable, "-m", "horde_users", "console", "--port", "0"], env=env)
+    try:
+        console.wait()
+    except KeyboardInterrupt:
+        console.send_signal(signal.SIGINT)
+        console.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; 0 when every step behaved as expected. ``--console`` then serves the console."""
+    with_console = "--console" in (sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     from horde_users.sandbox import Sandbox
 
@@ -170,17 +195,29 @@ def main() -> int:
             _say(f"Sandbox at {sandbox.url}: {admin.alias} (admin), {mod.alias} (moderator), ")
             _say(f"and {len(DEMO_USERS)} users. Keys are in $ADMIN_KEY, $MOD_KEY and $ALICE_KEY.")
             _say(f"$ export AI_HORDE_URL={sandbox.url}")
-            results = [
-                _run(step, sandbox.url, keys, str(Path(tmp) / "journal.db")) for step in tour(ids)
-            ]  # every step, even after a failure
+            journal = str(Path(tmp) / "journal.db")
+            results = [_run(step, sandbox.url, keys, journal) for step in tour(ids)]  # even after a failure
             ok = all(results)
+            if ok and with_console:
+                _serve_console(sandbox.url, keys["MOD_KEY"], journal)
         _say(f"\nSandbox stopped. Tour finished in {time.monotonic() - started:.1f} s.")
     if not ok:
         _say("demo: some steps did not behave as expected")
         return 1
+    if not with_console:
+        _say("Click through the same data in the moderator console: `make console`.")
     _say("Next: `make test`, or point the CLI at the real AI Horde by setting AI_HORDE_API_KEY.")
     return 0
 
 
+def run() -> int:
+    """``main`` with Ctrl-C ending the demo quietly (its sandbox and console stop on the way out)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        _say("\ndemo: interrupted")
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

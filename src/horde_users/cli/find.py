@@ -16,23 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
-from horde_users.cli.common import EXIT_REFUSED, EXIT_USAGE, err, fail, settings_of
+from horde_users.cli.common import EXIT_USAGE, DatabaseOption, err, fail, moderation_errors, settings_of
 
 if TYPE_CHECKING:
     from horde_users.moderation.filters import Filters
     from horde_users.moderation.index import IndexedUser, UserIndex
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-DatabaseOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs the runtime form on Python 3.10
-    typer.Option(
-        "--database",
-        help="Index database: a SQLAlchemy URL or a SQLite file (env HORDE_USERS_DATABASE; "
-        "default: moderation.db in the user's data directory).",
-        show_default=False,
-    ),
-]
 
 
 class SortChoice(str, enum.Enum):
@@ -157,31 +147,10 @@ def open_index(database: str | None) -> Iterator[UserIndex]:
     except DatabaseError as exc:
         fail(str(exc), EXIT_USAGE, "check --database or HORDE_USERS_DATABASE")
     try:
-        with index_errors():
+        with moderation_errors():
             yield index
     finally:
         index.engine.dispose()
-
-
-@contextmanager
-def index_errors() -> Iterator[None]:
-    """The toolkit's own errors as one ``error:`` line; use it inside ``handle_errors``, which would
-    take them for connection failures (they are ``HordeError`` subclasses too)."""
-    from horde_users.moderation.details import NotModeratorError
-    from horde_users.moderation.errors import DatabaseError
-    from horde_users.moderation.filters import FilterError
-    from horde_users.moderation.sync import SourceMismatchError
-
-    try:
-        yield
-    except FilterError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except DatabaseError as exc:
-        fail(str(exc), EXIT_REFUSED)
-    except SourceMismatchError as exc:
-        fail(str(exc), EXIT_REFUSED, "pass --database for a separate index of this server")
-    except NotModeratorError as exc:
-        fail(str(exc), EXIT_REFUSED, "pass a moderator's key with --api-key or AI_HORDE_API_KEY")
 
 
 def require_synced(index: UserIndex) -> str:
@@ -190,7 +159,7 @@ def require_synced(index: UserIndex) -> str:
     if state.synced_at is None and state.users == 0:
         fail(
             "the index is empty: it was never synced",
-            EXIT_REFUSED,
+            EXIT_USAGE,
             "run `horde-users index sync` first (it reads every page of the users list)",
         )
     if state.synced_at is None:

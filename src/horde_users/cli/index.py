@@ -16,17 +16,17 @@ import typer
 
 from horde_users.cli.common import (
     EXIT_USAGE,
+    DatabaseOption,
     Settings,
     err,
     fail,
     handle_errors,
+    moderation_errors,
     settings_of,
 )
 from horde_users.cli.find import (
-    DatabaseOption,
     SortChoice,
     ago,
-    index_errors,
     open_index,
     require_synced,
     with_filters,
@@ -91,7 +91,7 @@ def sync(
             err(f"resuming the unfinished sync at page {state.unfinished_next_page}")
         progress = _Progress(enabled=not as_json and _stderr_is_terminal())
         try:
-            with handle_errors(settings), _paced_client(settings) as client, progress, index_errors():
+            with handle_errors(settings), _paced_client(settings) as client, progress, moderation_errors():
                 report = index.sync(client, rate=rate, progress=progress.update)
         except KeyboardInterrupt:
             fail("interrupted; everything read so far is stored", 130, resume_hint)
@@ -251,7 +251,7 @@ def fetch_details(
         if by_filters:
             chosen += [user.id for user in index.find(filters, limit=limit)]
         try:
-            with handle_errors(settings), _paced_client(settings) as client, index_errors():
+            with handle_errors(settings), _paced_client(settings) as client, moderation_errors():
                 report = index.fetch_details(client, chosen, rate=rate)
         except KeyboardInterrupt:
             fail("interrupted; the users fetched so far are stored", 130)

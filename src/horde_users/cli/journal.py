@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, overload
 
@@ -21,11 +19,13 @@ from horde_users.cli.common import (
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    DatabaseOption,
     Settings,
     describe_api_error,
     err,
     fail,
     handle_errors,
+    moderation_errors,
     open_client,
     settings_of,
 )
@@ -43,15 +43,6 @@ journal_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-DatabaseOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs the runtime form on Python 3.10
-    typer.Option(
-        "--database",
-        help="Journal database: a SQLite path or a URL such as postgresql+psycopg://host/db "
-        "(env HORDE_USERS_DATABASE; default: a file in your data directory).",
-        show_default=False,
-    ),
-]
 ReasonOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
@@ -61,21 +52,6 @@ ReasonOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-@contextmanager
-def moderation_errors() -> Iterator[None]:
-    """Map the moderation toolkit's errors to one line and an exit code (inside ``handle_errors``)."""
-    from horde_users.moderation.changes import ReasonRequired
-    from horde_users.moderation.errors import DatabaseError, ModerationError
-    from horde_users.moderation.journal import EntryNotFound
-
-    try:
-        yield
-    except (ReasonRequired, DatabaseError, EntryNotFound) as exc:
-        fail(exc.message, EXIT_USAGE)
-    except ModerationError as exc:
-        fail(exc.message, EXIT_REFUSED)
 
 
 def open_journal(database: str | None) -> Journal:

@@ -13,6 +13,7 @@ import typer
 from horde_users.cli.common import (
     EXIT_DECLINED,
     EXIT_USAGE,
+    DatabaseOption,
     Settings,
     err,
     fail,
@@ -20,7 +21,7 @@ from horde_users.cli.common import (
     open_client,
     settings_of,
 )
-from horde_users.cli.journal import DatabaseOption, ReasonOption, journaled
+from horde_users.cli.journal import ReasonOption, journaled
 from horde_users.endpoints import MAX_USER_ID, USERS_PER_PAGE
 
 user_app = typer.Typer(

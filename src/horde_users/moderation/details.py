@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 class NotModeratorError(ModerationError):
     """The key does not show the moderator's view (it is not a moderator's key)."""
 
+    refusal = True
+    hint = "pass a moderator's key with --api-key or AI_HORDE_API_KEY"
+
 
 @dataclass(frozen=True)
 class DetailsReport:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 class SourceMismatchError(ModerationError):
     """The index holds another server's users; sync it from that server or use another database."""
 
+    hint = "pass --database for a separate index of this server"
+
 
 @dataclass(frozen=True)
 class SyncProgress:

@@ -1,7 +1,9 @@
 """The sandbox's HTTP application: the users API routes of docs/users-api.md under ``/api``.
 
-Routes are short: they read the request, ask :mod:`~horde_users.sandbox.rules` what to do, call the
-:class:`~horde_users.sandbox.store.SandboxStore` and render the answer with the SDK's models.
+Endpoints are short: they read the request, check its body (:mod:`~horde_users.sandbox.validation`),
+let :mod:`~horde_users.sandbox.service` carry it out on the store and answer through the app's
+:class:`~horde_users.sandbox.render.UserRenderer`. They are registered from the one route table of
+:mod:`~horde_users.sandbox.routes`, which the edge middleware reads too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import functools
 import json
 import logging
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -23,17 +24,17 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from horde_users._version import __version__
 from horde_users.endpoints import USERS_PER_PAGE
-from horde_users.sandbox import rules
+from horde_users.sandbox import routes, rules, service, validation
+from horde_users.sandbox.domain import Clock, utcnow
 from horde_users.sandbox.middleware import install_edge_middleware
-from horde_users.sandbox.rules import ApiError, UserData
-from horde_users.sandbox.store import InexactKudosError, SandboxStore, StoreBusyError
+from horde_users.sandbox.render import UserRenderer, json_text, render_modify
+from horde_users.sandbox.rules import ApiError
+from horde_users.sandbox.store import SandboxStore, StoreBusyError
 from horde_users.sandbox.texts import ProfanityFilter, sanitise
 
 logger = logging.getLogger("horde_users.sandbox")
@@ -42,11 +43,10 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a request waits for a SQLite lock held by another program before it answers 503."""
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
-_JSON_MEDIA = re.compile(r"^application/(json|[^/;\s]+\+json)$")
 
 
 class RawJSON(str):
-    """JSON text already written by :func:`rules.json_text` (sent as it is)."""
+    """JSON text already written by :func:`~horde_users.sandbox.render.json_text` (sent as it is)."""
 
 
 class HordeJSONResponse(Response):
@@ -55,7 +55,7 @@ class HordeJSONResponse(Response):
     media_type = "application/json; charset=utf-8"
 
     def render(self, content: Any) -> bytes:
-        text = content if isinstance(content, RawJSON) else rules.json_text(content)
+        text = content if isinstance(content, RawJSON) else json_text(content)
         return text.encode("ascii") + b"\n"
 
 
@@ -75,13 +75,15 @@ class SandboxContext:
     #: hand-over between threads at every call); a server database's round trips go to a worker thread.
     inline: bool
     #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
-    clock: rules.Clock
+    clock: Clock
     #: Seconds a request waits for a SQLite lock held by another program before it answers 503.
     lock_timeout: float
+    #: Renders user bodies and keeps them for reuse (one per app).
+    renderer: UserRenderer
 
     def now(self) -> datetime:
         """The clock's time, naive UTC."""
-        return rules.utcnow(self.clock)
+        return utcnow(self.clock)
 
     def admin_set(self) -> set[str]:
         """Start option, ``ADMINS`` (re-read now; malformed counts as empty) and seeded admins (§6.1)."""
@@ -204,127 +206,6 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def _is_json_content_type(value: str | None) -> bool:
-    """§3.1 shape (e): ``application/json`` or ``application/<name>+json``, parameters ignored."""
-    if not value:
-        return False
-    media = value.split(";", 1)[0].strip().lower()
-    return _JSON_MEDIA.match(media) is not None
-
-
-class _Unreadable(Exception):
-    """The body cannot be read as JSON (shape e)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Unreadable(name)
-
-
-def _check_encodable(value: Any) -> None:
-    """Lone surrogates (``"\\ud800"``) cannot be stored or sent; such a body is unreadable."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _Unreadable("surrogate") from None
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def parse_json_body(content_type: str | None, body: bytes) -> Any:
-    """The JSON value of a request body; raises _Unreadable per §3.1 shape (e) and §10 (NaN etc.)."""
-    if not _is_json_content_type(content_type) or not body.strip():
-        raise _Unreadable("not json")
-    try:
-        value = json.loads(body, parse_constant=_reject_constant)
-    except _Unreadable:
-        raise
-    except (ValueError, RecursionError, TypeError):
-        raise _Unreadable("invalid json") from None
-    _check_encodable(value)
-    return value
-
-
-def _key(apikey: str | None) -> str | None:
-    """The ``apikey`` header; an empty value counts as absent (§1.2)."""
-    return apikey if apikey else None
-
-
-def _lookup_caller(ctx: SandboxContext, apikey: str) -> UserData | ApiError:
-    caller = ctx.store.find_by_api_key(apikey)
-    return caller if caller is not None else rules.rc_error("InvalidAPIKey")
-
-
-def _digit_id(user_id: str) -> int | None:
-    """GET/DELETE: the digit check passed; the integer id, or None when it is out of range."""
-    stripped = user_id.lstrip("0") or "0"
-    if len(stripped) > 10:
-        return None
-    value = int(stripped)
-    return value if rules.id_in_range(value) else None
-
-
-def _caller_and_target(
-    ctx: SandboxContext, apikey: str | None, user_id: str, *, lock: bool = False
-) -> tuple[UserData | None, UserData] | ApiError:
-    """GET/DELETE (digit check passed): the caller (None without a key) and the target, or the error.
-
-    ``lock`` (DELETE) reads the target with its row locked for the rest of the request's transaction.
-    """
-    caller: UserData | None = None
-    if _key(apikey) is not None:
-        looked_up = _lookup_caller(ctx, str(apikey))
-        if isinstance(looked_up, ApiError):
-            return looked_up
-        caller = looked_up
-    target_id = _digit_id(user_id)
-    read = ctx.store.get_user_locked if lock else ctx.store.get_user
-    target = read(target_id) if target_id is not None else None
-    if target is None:
-        return rules.user_not_found(user_id)
-    return caller, target
-
-
-def _delete(ctx: SandboxContext, apikey: str | None, user_id: str) -> ApiError | None:
-    """The DELETE after the digit check (§7); None when it succeeded."""
-    found = _caller_and_target(ctx, apikey, user_id, lock=True)
-    if isinstance(found, ApiError):
-        return found
-    caller, target = found
-    if caller is None:
-        return rules.validation_error({"apikey": rules.MISSING_DELETE_KEY})
-    decision = rules.delete_decision(caller, target, ctx.now())
-    if isinstance(decision, ApiError):
-        return decision
-    if decision == "soft_delete":
-        ctx.store.soft_delete(target.id)
-    elif decision == "wipe":
-        ctx.store.wipe(target.id)
-    return None
-
-
-def _modify(
-    ctx: SandboxContext, apikey: str | None, user_id: str, values: dict[str, Any]
-) -> dict[str, Any] | ApiError:
-    """The PUT after body validation (§4.3): target, key, then the operations."""
-    target_id = rules.put_path_id(user_id)
-    target = ctx.store.get_user_locked(target_id) if target_id is not None else None
-    if target is None:
-        return rules.user_not_found(user_id)
-    if apikey is None:
-        return rules.validation_error({"apikey": rules.MISSING_PUT_KEY})
-    caller = _lookup_caller(ctx, apikey)
-    if isinstance(caller, ApiError):
-        return caller
-    return apply_modification(ctx, caller, target, values)
-
-
 # --------------------------------------------------------------------------------------- routes
 
 _APIKEY_DOC = "The caller's API key."
@@ -347,7 +228,136 @@ def _responses(model: Any, *codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-def _add_routes(app: FastAPI) -> None:
+@_store_work
+def list_users(
+    request: Request,
+    page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
+    sort: str | None = Query(None, description="`kudos` (default) or `age`."),
+) -> Response:
+    pages = request.query_params.getlist("page")
+    try:
+        number = rules.normalise_page(pages[0] if pages else None)
+    except rules.PageError as exc:
+        return _error_response(exc.api_error)
+    if number is None:
+        return HordeJSONResponse([])
+    ctx = _ctx(request)
+    found = ctx.store.list_users(rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE)
+    return HordeJSONResponse(RawJSON(ctx.renderer.page_json(found, ctx.now())))
+
+
+@_store_work
+def get_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description=_APIKEY_DOC),
+) -> Response:
+    if not rules.is_digit_id(user_id):
+        return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+    ctx = _ctx(request)
+    found = service.view_user(ctx.store, apikey, user_id)
+    if isinstance(found, ApiError):
+        return _error_response(found)
+    target, level = found
+    return HordeJSONResponse(ctx.renderer.user(target, level, ctx.now()))
+
+
+@_store_work
+def modify_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description="An admin's, a moderator's or the user's API key."),
+    body: bytes = Depends(_raw_body),
+) -> Response:
+    ctx = _ctx(request)
+    try:
+        parsed = validation.parse_json_body(request.headers.get("content-type"), body)
+    except validation.UnreadableBody:
+        return _error_response(rules.unreadable_body())
+    values = validation.validate_modify_body(parsed, sanitise)
+    if isinstance(values, ApiError):
+        return _error_response(values)
+    outcome = service.modify_user(
+        ctx.store, apikey, user_id, values, admins=ctx.admin_set, profanity=ctx.profanity
+    )
+    if isinstance(outcome, ApiError):
+        return _error_response(outcome)
+    return HordeJSONResponse(render_modify(outcome))
+
+
+@_store_work
+def delete_user(
+    request: Request,
+    user_id: str = Path(description=_USER_ID_DOC),
+    apikey: str | None = Header(None, description="The moderator's or the user's API key."),
+) -> Response:
+    if not rules.is_digit_id(user_id):
+        return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
+    ctx = _ctx(request)
+    outcome = service.delete_user(ctx.store, apikey, user_id, ctx.now())
+    if isinstance(outcome, ApiError):
+        return _error_response(outcome)
+    return HordeJSONResponse({"message": "OK"})
+
+
+@_store_work
+def find_user(
+    request: Request,
+    apikey: str | None = Header(None, description="The API key or shared key to look up."),
+) -> Response:
+    key = service.present_key(apikey)
+    if key is None:
+        return _error_response(rules.rc_error("InvalidAPIKey"))
+    ctx = _ctx(request)
+    found = service.find_user(ctx.store, key)
+    if isinstance(found, ApiError):
+        return _error_response(found)
+    user, level, shown_name = found
+    return HordeJSONResponse(ctx.renderer.user(user, level, ctx.now(), username=shown_name))
+
+
+@_store_work
+def create_test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
+    ctx = _ctx(request)
+    if not ctx.test_user_enabled():
+        return HordeJSONResponse({"message": "Not Found"}, status_code=404)
+    peer = request.client.host if request.client is not None else None
+    if peer not in LOOPBACK:
+        return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
+    try:
+        parsed = validation.parse_json_body(request.headers.get("content-type"), body)
+    except validation.UnreadableBody:
+        parsed = {}
+    wanted = validation.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
+    if isinstance(wanted, ApiError):
+        return _error_response(wanted)
+    result = ctx.store.upsert_test_user(
+        username=wanted.username,
+        oauth_id=wanted.oauth_id,
+        moderator=wanted.moderator,
+        trusted=wanted.trusted,
+        kudos=wanted.kudos,
+    )
+    user = result.user
+    payload = {
+        "alias": user.alias,
+        "api_key": result.api_key,
+        "created": result.created,
+        "kudos": int(user.kudos),
+        "moderator": user.moderator,
+        "trusted": user.trusted,
+        "user_id": str(user.id),
+        "username": user.username,
+    }
+    return HordeJSONResponse(payload, status_code=201 if result.created else 200)
+
+
+async def heartbeat() -> Response:
+    return HordeJSONResponse({"message": "OK", "version": __version__})
+
+
+def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, Any]]]:
+    """Each route's endpoint and OpenAPI options by ``(route name, method)`` (the models load here)."""
     from horde_users.models import (
         DeleteUserResponse,
         ListUsersDetailsResponse,
@@ -355,305 +365,104 @@ def _add_routes(app: FastAPI) -> None:
         UserDetailsResponse,
     )
 
-    @app.get(
-        "/api/v2/users",
-        summary="List users (25 per page, public view)",
-        response_model=None,
-        responses=_responses(ListUsersDetailsResponse, 400, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def list_users(
-        request: Request,
-        page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
-        sort: str | None = Query(None, description="`kudos` (default) or `age`."),
-    ) -> Response:
-        pages = request.query_params.getlist("page")
-        try:
-            number = rules.normalise_page(pages[0] if pages else None)
-        except rules.PageError as exc:
-            return _error_response(exc.api_error)
-        if number is None:
-            return HordeJSONResponse([])
-        ctx = _ctx(request)
-        found = ctx.store.list_users(
-            rules.normalise_sort(sort), (number - 1) * USERS_PER_PAGE, USERS_PER_PAGE
-        )
-        return HordeJSONResponse(RawJSON(rules.render_user_list_json(found, ctx.now())))
-
-    @app.get(
-        "/api/v2/users/{user_id}",
-        summary="One user; the view depends on who asks",
-        response_model=None,
-        responses=_responses(UserDetailsResponse, 401, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def get_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description=_APIKEY_DOC),
-    ) -> Response:
-        if not rules.is_digit_id(user_id):
-            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
-        ctx = _ctx(request)
-        with ctx.store.transaction():
-            found = _caller_and_target(ctx, apikey, user_id)
-        if isinstance(found, ApiError):
-            return _error_response(found)
-        caller, target = found
-        level = rules.privilege_level(caller, target.id)
-        return HordeJSONResponse(rules.render_user(target, level, ctx.now()))
-
-    @app.put(
-        "/api/v2/users/{user_id}",
-        summary="Change a user (admin, moderator or owner)",
-        response_model=None,
-        responses=_responses(ModifyUserResponse, 400, 401, 403, 404, 429),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": rules.modify_body_json_schema()}},
-            }
-        },
-        tags=["v2"],
-    )
-    @_store_work
-    def modify_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description="An admin's, a moderator's or the user's API key."),
-        body: bytes = Depends(_raw_body),
-    ) -> Response:
-        ctx = _ctx(request)
-        try:
-            parsed = parse_json_body(request.headers.get("content-type"), body)
-        except _Unreadable:
-            return _error_response(rules.unreadable_body())
-        values = rules.validate_modify_body(parsed, sanitise)
-        if isinstance(values, ApiError):
-            return _error_response(values)
-        with ctx.store.transaction(write=True):
-            outcome = _modify(ctx, apikey, user_id, values)
-        if isinstance(outcome, ApiError):
-            return _error_response(outcome)
-        return HordeJSONResponse(rules.render_modify(outcome))
-
-    @app.delete(
-        "/api/v2/users/{user_id}",
-        summary="Soft delete a user, or wipe a deleted one",
-        response_model=None,
-        responses=_responses(DeleteUserResponse, 400, 401, 403, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def delete_user(
-        request: Request,
-        user_id: str = Path(description=_USER_ID_DOC),
-        apikey: str | None = Header(None, description="The moderator's or the user's API key."),
-    ) -> Response:
-        if not rules.is_digit_id(user_id):
-            return _error_response(rules.user_not_found(rules.NOT_DIGITS_ID))
-        ctx = _ctx(request)
-        with ctx.store.transaction(write=True):
-            outcome = _delete(ctx, apikey, user_id)
-        if isinstance(outcome, ApiError):
-            return _error_response(outcome)
-        return HordeJSONResponse({"message": "OK"})
-
-    @app.get(
-        "/api/v2/find_user",
-        summary="The user that owns the sent API key (or shared key)",
-        response_model=None,
-        responses=_responses(UserDetailsResponse, 401, 404, 429),
-        tags=["v2"],
-    )
-    @_store_work
-    def find_user(
-        request: Request,
-        apikey: str | None = Header(None, description="The API key or shared key to look up."),
-    ) -> Response:
-        key = _key(apikey)
-        if key is None:
-            return _error_response(rules.rc_error("InvalidAPIKey"))
-        ctx = _ctx(request)
-        with ctx.store.transaction():
-            shared = ctx.store.find_by_shared_key(key)
-            user = ctx.store.find_by_api_key(key) if shared is None else None
-        now = ctx.now()
-        if shared is not None:
-            owner, name = shared
-            suffix = " (Shared Key)" if name is None else f" (Shared Key: {name})"
-            return HordeJSONResponse(rules.render_user(owner, 0, now, username=owner.alias + suffix))
-        if user is None:
-            return _error_response(rules.api_key_not_found(key))
-        return HordeJSONResponse(rules.render_user(user, 1, now))
-
-    @app.post(
-        "/api/v2/dev/test-user",
-        summary="Create or update a user with a known key (test tooling, loopback only)",
-        response_model=None,
-        status_code=201,
-        responses={
-            200: {"description": "Existing user updated"},
-            400: {"description": "Bad body"},
-            403: {"description": "Not a loopback caller"},
-            404: {"description": "Endpoint disabled"},
-            429: {"description": "Rate limited"},
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": False,
-                "content": {"application/json": {"schema": rules.dev_user_body_json_schema()}},
-            }
-        },
-        tags=["dev"],
-    )
-    @_store_work
-    def test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
-        ctx = _ctx(request)
-        if not ctx.test_user_enabled():
-            return HordeJSONResponse({"message": "Not Found"}, status_code=404)
-        peer = request.client.host if request.client is not None else None
-        if peer not in LOOPBACK:
-            return HordeJSONResponse({"message": "Forbidden"}, status_code=403)
-        try:
-            parsed = parse_json_body(request.headers.get("content-type"), body)
-        except _Unreadable:
-            parsed = {}
-        wanted = rules.validate_test_user_body(parsed, sanitise, ctx.profanity.is_profane)
-        if isinstance(wanted, ApiError):
-            return _error_response(wanted)
-        result = ctx.store.upsert_test_user(
-            username=wanted.username,
-            oauth_id=wanted.oauth_id,
-            moderator=wanted.moderator,
-            trusted=wanted.trusted,
-            kudos=wanted.kudos,
-        )
-        user = result.user
-        payload = {
-            "alias": user.alias,
-            "api_key": result.api_key,
-            "created": result.created,
-            "kudos": int(user.kudos),
-            "moderator": user.moderator,
-            "trusted": user.trusted,
-            "user_id": str(user.id),
-            "username": user.username,
-        }
-        return HordeJSONResponse(payload, status_code=201 if result.created else 200)
-
-    @app.get("/api/v2/status/heartbeat", summary="Liveness", response_model=None, tags=["v2"])
-    async def heartbeat() -> Response:
-        return HordeJSONResponse({"message": "OK", "version": __version__})
+    return {
+        ("users", "GET"): (
+            list_users,
+            {
+                "summary": "List users (25 per page, public view)",
+                "responses": _responses(ListUsersDetailsResponse, 400, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "GET"): (
+            get_user,
+            {
+                "summary": "One user; the view depends on who asks",
+                "responses": _responses(UserDetailsResponse, 401, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "PUT"): (
+            modify_user,
+            {
+                "summary": "Change a user (admin, moderator or owner)",
+                "responses": _responses(ModifyUserResponse, 400, 401, 403, 404, 429),
+                "openapi_extra": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": validation.modify_body_json_schema()}},
+                    }
+                },
+                "tags": ["v2"],
+            },
+        ),
+        ("user", "DELETE"): (
+            delete_user,
+            {
+                "summary": "Soft delete a user, or wipe a deleted one",
+                "responses": _responses(DeleteUserResponse, 400, 401, 403, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("find_user", "GET"): (
+            find_user,
+            {
+                "summary": "The user that owns the sent API key (or shared key)",
+                "responses": _responses(UserDetailsResponse, 401, 404, 429),
+                "tags": ["v2"],
+            },
+        ),
+        ("test_user", "POST"): (
+            create_test_user,
+            {
+                "name": "test_user",  # its OpenAPI operationId (a function named test_* looks like a test)
+                "summary": "Create or update a user with a known key (test tooling, loopback only)",
+                "status_code": 201,
+                "responses": {
+                    200: {"description": "Existing user updated"},
+                    400: {"description": "Bad body"},
+                    403: {"description": "Not a loopback caller"},
+                    404: {"description": "Endpoint disabled"},
+                    429: {"description": "Rate limited"},
+                },
+                "openapi_extra": {
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": validation.dev_user_body_json_schema()}},
+                    }
+                },
+                "tags": ["dev"],
+            },
+        ),
+        ("heartbeat", "GET"): (
+            heartbeat,
+            {
+                "summary": "Liveness",
+                "tags": ["v2"],
+            },
+        ),
+    }
 
 
-# ----------------------------------------------------------------------------------- PUT engine
-
-
-def apply_modification(
-    ctx: SandboxContext, caller: UserData, target: UserData, values: dict[str, Any]
-) -> dict[str, Any] | ApiError:
-    """Run the §6.3 rows present in ``values``, in order, each stored at once (not atomic).
-
-    Returns the echo (response keys) or the first error; earlier rows stay applied.
-    """
-    store = ctx.store
-    profanity = ctx.profanity
-    needs_admin = any(op.role is rules.Role.ADMIN and op.member in values for op in rules.OPERATIONS)
-    is_admin = needs_admin and caller.alias in ctx.admin_set()
-    echo: dict[str, Any] = {}
-    ran = False
-    tid = target.id
-    for op in rules.OPERATIONS:
-        if op.member not in values:
-            continue
-        error = rules.check_operation(op, caller, tid, is_admin)
-        if error is not None:
-            return error
-        value = values[op.member]
-        skip = op.ignored_on_anonymous and target.is_anonymous
-        member = op.member
-        if member == "kudos":
-            try:
-                echo["new_kudos"] = store.add_kudos(tid, rules.truncate_kudos(value))
-            except InexactKudosError:
-                return rules.inexact_kudos(member, value)
-        elif member == "monthly_kudos":
-            try:
-                echo["monthly_kudos"] = store.add_monthly_kudos(tid, value)
-            except InexactKudosError:
-                return rules.inexact_kudos(member, value)
-        elif member in ("usage_multiplier", "concurrency", "worker_invited"):
-            store.set_fields(tid, **{member: value})
-            echo[member] = value
-        elif member == "moderator":
-            if not skip:
-                store.set_fields(tid, moderator=value, **({"trusted": True} if value else {}))
-            echo["moderator"] = value if not skip else target.moderator
-        elif member == "education":
-            if not skip:
-                new_concurrency = None
-                if "concurrency" not in values:
-                    new_concurrency = rules.education_concurrency(value, target.concurrency)
-                if new_concurrency is not None:
-                    store.set_fields(tid, concurrency=new_concurrency)
-                    echo["concurrency"] = new_concurrency
-                store.set_fields(tid, education=value)
-            echo["education"] = value if not skip else target.education
-        elif member in rules.ROLE_FLAGS or member == "public_workers":
-            if not skip:
-                store.set_fields(tid, **{member: value})
-            echo[member] = value if not skip else getattr(target, member)
-        elif member == "reset_suspicion":
-            echo["new_suspicion"] = target.suspicious if skip else store.reset_suspicion(tid)
-        elif member in ("admin_comment", "contact"):
-            if value == getattr(target, member):
-                echo[member] = value
-            elif profanity.is_profane(value):
-                rc = "ProfaneAdminComment" if member == "admin_comment" else "ProfaneUserContact"
-                return rules.rc_error(rc)
-            else:
-                clean = sanitise(value)
-                store.set_fields(tid, **{member: clean})
-                echo[member] = clean
-        elif member == "username":
-            if profanity.is_profane(value):
-                return rules.rc_error("ProfaneUserName")
-            if len(value) > rules.USERNAME_MAX:
-                return rules.rc_error("TooLongUserName")
-            clean = sanitise(value)
-            store.set_fields(tid, username=clean)
-            echo["username"] = clean
-        elif member == "generate_proxy_passkey":
-            if not caller.service:
-                return rules.rc_error("NonServiceForbidden")
-            echo["proxy_passkey"] = store.new_proxy_passkey(tid)
-        elif member == "undelete":
-            if not store.undelete(tid):
-                return rules.rc_error("UserNotDeleted")
-            echo["undeleted"] = True
-        ran = True
-    if not ran:
-        return rules.rc_error("NoUserModSelected")
-    return echo
+def _add_routes(app: FastAPI) -> None:
+    """Register every route of :data:`~horde_users.sandbox.routes.ROUTES` with its endpoints, in the
+    table's order (which is the OpenAPI document's)."""
+    endpoints = _endpoints()
+    for spec in routes.ROUTES:
+        for method in routes.ordered(spec.methods):
+            endpoint, options = endpoints.pop((spec.name, method))
+            app.add_api_route(spec.path, endpoint, methods=[method], response_model=None, **options)
+    if endpoints:
+        raise RuntimeError(f"endpoints without a route: {sorted(endpoints)}")
 
 
 # -------------------------------------------------------------------------------- the factory
 
 
-def _allowed_methods(app: FastAPI, request: Request) -> str:
-    """Every method of the routes whose path matches (405 ``Allow``), OPTIONS included."""
-    methods: set[str] = {"OPTIONS"}
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE and isinstance(route, APIRoute):
-            methods |= route.methods or set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    order = ("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS")
-    return ", ".join(m for m in order if m in methods)
+def _allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: the methods of the route whose path matches, OPTIONS included."""
+    spec = routes.match(request.scope["path"])
+    return routes.allow_header(spec.methods if spec is not None else frozenset())
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -663,7 +472,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return HordeJSONResponse({"message": "Not Found"}, status_code=404)
         if exc.status_code == 405:
             headers = dict(exc.headers or {})
-            headers["Allow"] = _allowed_methods(app, request)
+            headers["Allow"] = _allowed_methods(request)
             return HordeJSONResponse(
                 {"message": "The method is not allowed for the requested URL."},
                 status_code=405,
@@ -719,7 +528,7 @@ def create_app(
     test_user_endpoint: bool = False,
     profanity_words: Iterable[str] | None = None,
     store: SandboxStore | None = None,
-    clock: rules.Clock | None = None,
+    clock: Clock | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> FastAPI:
     """The sandbox as an ASGI app.
@@ -753,6 +562,7 @@ def create_app(
         inline=the_store.dialect == "sqlite",
         clock=clock,
         lock_timeout=lock_timeout,
+        renderer=UserRenderer(),
     )
     _add_routes(app)
     _install_error_handlers(app)

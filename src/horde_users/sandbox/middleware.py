@@ -30,14 +30,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import anyio.to_thread
 
 from horde_users._version import __version__
+from horde_users.sandbox import routes
 from horde_users.sandbox.ratelimit import FixedWindowRateLimiter, RateLimitDecision
+from horde_users.sandbox.routes import RouteSpec
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -80,54 +81,6 @@ _OWN_HEADER_NAMES = frozenset(
     + [b"horde-node", b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset", b"retry-after"]
 )
 _KEPT_ON_503 = frozenset([b"retry-after"])
-
-
-@dataclass(frozen=True)
-class _Route:
-    """A route of docs/users-api.md §1.1, as the edge sees it."""
-
-    name: str
-    allow: bytes
-    """The ``Allow`` header of its preflight."""
-    limit: int | None = None
-    """Requests per minute, or None when not rate limited."""
-    limited_methods: frozenset[str] = frozenset()
-    per_path: bool = False
-    """Bucket ``<address>@<METHOD>@<path>`` (``/users/{id}``) instead of one per address and route."""
-
-    @property
-    def serves_get(self) -> bool:
-        """Whether the route answers GET (and so HEAD)."""
-        return b"GET" in self.allow
-
-
-_USERS = _Route("users", b"GET, HEAD, OPTIONS", 90, frozenset({"GET", "HEAD"}))
-_USER = _Route(
-    "user", b"GET, PUT, DELETE, HEAD, OPTIONS", 60, frozenset({"GET", "HEAD", "PUT", "DELETE"}), per_path=True
-)
-_FIND_USER = _Route("find_user", b"GET, HEAD, OPTIONS", 90, frozenset({"GET", "HEAD"}))
-_TEST_USER = _Route("test_user", b"POST, OPTIONS", 90, frozenset({"POST"}))
-_HEARTBEAT = _Route("heartbeat", b"GET, HEAD, OPTIONS")
-_PREFIX = "/api/v2/"
-
-
-def _match(path: str) -> _Route | None:
-    """The §1.1 route a (percent-decoded) path belongs to, if any; plain string checks, no regex."""
-    if not path.startswith(_PREFIX):
-        return None
-    rest = path[len(_PREFIX) :]
-    if rest == "users":
-        return _USERS
-    if rest.startswith("users/"):
-        user_id = rest[6:]
-        return _USER if user_id and "/" not in user_id else None
-    if rest == "find_user":
-        return _FIND_USER
-    if rest == "dev/test-user":
-        return _TEST_USER
-    if rest == "status/heartbeat":
-        return _HEARTBEAT
-    return None
 
 
 def _json_body(message: str) -> bytes:
@@ -224,7 +177,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         scope = without_fragment(scope)
-        route = _match(scope["path"])
+        route = routes.match(scope["path"])
         method: str = scope["method"]
         info = _Request(scope)
         decision: RateLimitDecision | None = None
@@ -291,7 +244,7 @@ class EdgeMiddleware:
                 await _respond(send_with_headers, 500, _json_body("Internal Server Error"))
             raise
 
-    async def _bucket_key(self, scope: Scope, route: _Route, method: str, info: _Request) -> str:
+    async def _bucket_key(self, scope: Scope, route: RouteSpec, method: str, info: _Request) -> str:
         address = bounded(client_address(scope))
         if not route.per_path:
             return f"{route.name}|{address}"

@@ -1,160 +1,31 @@
-"""The sandbox's rules as pure functions over plain data (no I/O).
+"""The sandbox's decisions as pure functions over plain data (no I/O, no state).
 
-Who sees what (docs/users-api.md §5), how a user is rendered (§2.5), how a PUT body is validated (§6.2, §10)
-and in which order its operations run with which role (§6.3), the DELETE checks (§7) and the
-normalisation of ``page`` and ``sort`` (§4.1).
+Who sees what (docs/users-api.md §5), the error catalogue (§3.3), what a PUT does (§6.3) as a
+:class:`Plan` of effects, the DELETE decision (§7) and the normalisation of ids, ``page`` and ``sort``
+(§4.1). The service (:mod:`horde_users.sandbox.service`) carries the decisions out on the store.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from horde_users.endpoints import MAX_PAGE, MAX_USER_ID
-from horde_users.models.users import INT32_MAX, INT32_MIN, KUDOS_LIMIT
 from horde_users.roles import OPERATIONS as OPERATIONS
 from horde_users.roles import Operation as Operation
 from horde_users.roles import Role as Role
-
-ANON_ID = 0
-USERNAME_MAX = 30
-"""The longest username the handler stores (the schema allows 100: TooLongUserName, §6.4)."""
-MODERATOR_MONTHLY_BONUS = 300000
-WIPE_AFTER = timedelta(days=30)
-EXACT_KUDOS_LIMIT = 2**53
-"""Balances and ``kudos_details`` are floats: below this every whole number of kudos is exact."""
-_LARGEST_FLOAT_INT = int(sys.float_info.max)
-EDUCATION_CONCURRENCY = 200
-DEFAULT_CONCURRENCY = 30
-
-KUDOS_DETAIL_KEYS: tuple[str, ...] = (
-    "accumulated",
-    "gifted",
-    "donated",
-    "admin",
-    "received",
-    "recurring",
-    "awarded",
-    "styled",
+from horde_users.sandbox.domain import (
+    DEFAULT_CONCURRENCY,
+    EDUCATION_CONCURRENCY,
+    EXACT_KUDOS_LIMIT,
+    USERNAME_MAX,
+    WIPE_AFTER,
+    to_naive_utc,
 )
-#: Record counters as ``(group, leaf)``, in wire order; ``megapixelsteps`` leaves are floats.
-RECORD_KEYS: tuple[tuple[str, str], ...] = (
-    ("usage", "megapixelsteps"),
-    ("usage", "tokens"),
-    ("contribution", "megapixelsteps"),
-    ("contribution", "tokens"),
-    ("fulfillment", "image"),
-    ("fulfillment", "text"),
-    ("fulfillment", "interrogation"),
-    ("request", "image"),
-    ("request", "text"),
-    ("request", "interrogation"),
-    ("style", "image"),
-    ("style", "text"),
-    ("style", "interrogation"),
-)
-#: Flat record names as used by the store and ``set_records``: ``usage_megapixelsteps`` etc.
-RECORD_NAMES: tuple[str, ...] = tuple(f"{g}_{leaf}" for g, leaf in RECORD_KEYS)
-#: ``records`` by group: ``(group, ((leaf, flat name, is a float), ...))``, in wire order.
-_RECORD_GROUPS: tuple[tuple[str, tuple[tuple[str, str, bool], ...]], ...] = tuple(
-    (group, tuple((leaf, f"{g}_{leaf}", leaf == "megapixelsteps") for g, leaf in RECORD_KEYS if g == group))
-    for group in dict.fromkeys(g for g, _ in RECORD_KEYS)
-)
-
-
-Clock = Callable[[], float]
-"""Where the sandbox reads the time: Unix seconds, like :func:`time.time` (the default); tests freeze it."""
-
-
-def utcnow(clock: Clock = time.time) -> datetime:
-    """The clock's time as a naive UTC datetime (the form the store keeps)."""
-    return datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None)
-
-
-def to_naive_utc(when: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to naive UTC."""
-    if when.tzinfo is None:
-        return when
-    return when.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-# --------------------------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class StyleData:
-    """A style owned by a user."""
-
-    id: str
-    name: str
-    type: str
-    public: bool
-
-
-@dataclass(frozen=True)
-class UserData:
-    """Everything the rules need to know about one stored user."""
-
-    id: int
-    username: str
-    kudos: float = 0.0
-    evaluating_kudos: float = 0.0
-    concurrency: int = DEFAULT_CONCURRENCY
-    worker_invited: int = 0
-    moderator: bool = False
-    trusted: bool = False
-    flagged: bool = False
-    vpn: bool = False
-    service: bool = False
-    education: bool = False
-    customizer: bool = False
-    special: bool = False
-    deleted: bool = False
-    pseudonymous: bool = False
-    public_workers: bool = False
-    contact: str | None = None
-    admin_comment: str | None = None
-    proxy_passkey: str | None = None
-    usage_multiplier: float = 1.0
-    monthly_kudos: int = 0
-    monthly_last_received: datetime | None = None
-    created: datetime = field(default_factory=utcnow)
-    last_active: datetime | None = None
-    #: Stored ``kudos_details`` values; a missing key or None means "nothing stored" (renders ``0``).
-    kudos_details: Mapping[str, float | None] = field(default_factory=dict)
-    #: Stored record counters by flat name (``usage_megapixelsteps``); missing/None renders ``0``.
-    records: Mapping[str, float | int | None] = field(default_factory=dict)
-    worker_ids: tuple[str, ...] = ()
-    styles: tuple[StyleData, ...] = ()
-    sharedkey_ids: tuple[str, ...] = ()
-    suspicious: int = 0
-
-    @property
-    def alias(self) -> str:
-        """The public name ``username#id``."""
-        return f"{self.username}#{self.id}"
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.id == ANON_ID
-
-    @property
-    def kudos_floor(self) -> int:
-        return kudos_floor(self.id, self.pseudonymous)
-
-
-def kudos_floor(user_id: int, pseudonymous: bool) -> int:
-    """The balance floor applied on every kudos change (§6.3 row 1)."""
-    if user_id == ANON_ID:
-        return -50
-    return 14 if pseudonymous else 25
-
+from horde_users.sandbox.domain import StyleData as StyleData
+from horde_users.sandbox.domain import UserData as UserData
 
 # ------------------------------------------------------------------------------------------ errors
 
@@ -276,6 +147,15 @@ def id_in_range(value: int) -> bool:
     return 0 <= value <= MAX_USER_ID
 
 
+def digit_id(text: str) -> int | None:
+    """GET/DELETE, after the digit check: the integer id, or None when it is out of range."""
+    stripped = text.lstrip("0") or "0"
+    if len(stripped) > 10:
+        return None
+    value = int(stripped)
+    return value if id_in_range(value) else None
+
+
 def put_path_id(text: str) -> int | None:
     """PUT converts the path with ``int()`` (§4.3 step 2); None when that fails or is out of range."""
     try:
@@ -322,202 +202,7 @@ def normalise_sort(raw: str | None) -> Literal["kudos", "age"]:
     return "age" if raw == "age" else "kudos"
 
 
-# ---------------------------------------------------------------------------------- rendering
-
-
-def _zero_or(value: float | int | None, as_float: bool) -> float | int:
-    """§2.2: integer 0 when nothing is stored, else the field's type."""
-    if value is None:
-        return 0
-    return float(value) if as_float else int(value)
-
-
-def account_age(user: UserData, now: datetime) -> int:
-    """Whole seconds since the account was created (never negative)."""
-    return max(int((to_naive_utc(now) - user.created).total_seconds()), 0)
-
-
-def user_details_values(user: UserData, level: int, now: datetime) -> dict[str, Any]:
-    """Step 1 of §2.5: every UserDetails key (wire names, model order), None where the level hides it."""
-    stored = user.records
-    records = {
-        group: {leaf: _zero_or(stored.get(name), as_float) for leaf, name, as_float in leaves}
-        for group, leaves in _RECORD_GROUPS
-    }
-    show_workers = level >= 1 or user.public_workers
-    styles = [
-        {"name": f"{user.alias}::style::{s.name}", "id": s.id, "type": s.type}
-        for s in user.styles
-        if level >= 1 or s.public
-    ]
-    monthly: dict[str, Any] = {"amount": None, "last_received": None}
-    if level >= 2:
-        bonus = MODERATOR_MONTHLY_BONUS if user.moderator else 0
-        monthly = {"amount": user.monthly_kudos + bonus, "last_received": user.monthly_last_received}
-    return {
-        "username": user.alias,
-        "id": user.id,
-        "kudos": float(user.kudos),
-        "evaluating_kudos": float(user.evaluating_kudos) if level >= 2 else None,
-        "concurrency": user.concurrency,
-        "worker_invited": user.worker_invited,
-        "moderator": user.moderator,
-        "kudos_details": {k: _zero_or(user.kudos_details.get(k), True) for k in KUDOS_DETAIL_KEYS},
-        "worker_count": len(user.worker_ids),
-        "worker_ids": list(user.worker_ids) if show_workers else None,
-        "styles": styles,
-        "sharedkey_ids": list(user.sharedkey_ids) if level >= 1 else None,
-        "active_generations": {"text": None, "image": None, "alchemy": None},
-        "monthly_kudos": monthly,
-        "trusted": user.trusted,
-        "flagged": user.flagged,
-        "vpn": user.vpn if level >= 1 else None,
-        "service": user.service,
-        "education": user.education,
-        "customizer": user.customizer,
-        "special": user.special if level >= 1 else None,
-        "deleted": user.deleted,
-        "suspicious": user.suspicious if level >= 2 else None,
-        "pseudonymous": user.pseudonymous,
-        "contact": user.contact if level >= 1 else None,
-        "admin_comment": user.admin_comment if level >= 2 else None,
-        "proxy_passkey": user.proxy_passkey if level >= 2 else None,
-        "account_age": account_age(user, now),
-        "usage": {"megapixelsteps": None, "requests": None},
-        "contributions": {"megapixelsteps": None, "fulfillments": None},
-        "records": records,
-    }
-
-
-def finish_user_body(
-    dumped: Mapping[str, Any], values: Mapping[str, Any], *, listing: bool
-) -> dict[str, Any]:
-    """Steps 3-5 of §2.5 on a model dump (by alias, nulls kept), with numbers taken from ``values``."""
-    body = dict(dumped)
-    # §2.2 numbers: the model may have coerced 0 to 0.0 (or the reverse); the plain values decide.
-    for key in ("kudos", "evaluating_kudos", "kudos_details", "records", "account_age"):
-        if key in body:
-            body[key] = values[key]
-    # The model's JSON dump already writes monthly_kudos.last_received in the RFC 822 form of §2.3.
-    for key in ("monthly_kudos", "active_generations"):
-        nested = body.get(key)
-        if isinstance(nested, Mapping):
-            body[key] = {k: v for k, v in nested.items() if v is not None}
-    if not listing:
-        body = {k: v for k, v in body.items() if v is not None and v != {}}
-    return body
-
-
-# ------------------------------------------------------------------------------- PUT validation
-
-_JSON_TYPE_NAMES = {"integer", "number", "boolean", "string"}
-
-
-@dataclass(frozen=True)
-class FieldSchema:
-    """One member of the PUT body schema (§6.2, with the sandbox ranges of §10)."""
-
-    name: str
-    type: Literal["integer", "number", "boolean", "string"]
-    minimum: int | float | None = None
-    maximum: int | float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-
-
-_BOOL_MEMBERS = (
-    "moderator",
-    "public_workers",
-    "trusted",
-    "flagged",
-    "customizer",
-    "vpn",
-    "service",
-    "education",
-    "special",
-    "undelete",
-    "filtered",
-    "reset_suspicion",
-    "generate_proxy_passkey",
-)
-
-MODIFY_SCHEMA: tuple[FieldSchema, ...] = (
-    FieldSchema("kudos", "number", -KUDOS_LIMIT, KUDOS_LIMIT),
-    FieldSchema("concurrency", "integer", 0, 500),
-    FieldSchema("usage_multiplier", "number", 0.1, 10),
-    FieldSchema("worker_invited", "integer", INT32_MIN, INT32_MAX),
-    *(FieldSchema(name, "boolean") for name in _BOOL_MEMBERS),
-    FieldSchema("username", "string", min_length=3, max_length=100),
-    FieldSchema("monthly_kudos", "integer", INT32_MIN, INT32_MAX),
-    FieldSchema("contact", "string", min_length=5, max_length=500),
-    FieldSchema("admin_comment", "string", min_length=5, max_length=500),
-)
-
-
-def _type_ok(value: Any, type_name: str) -> bool:
-    if type_name == "boolean":
-        return isinstance(value, bool)
-    if type_name == "string":
-        return isinstance(value, str)
-    if isinstance(value, bool):
-        return False
-    if type_name == "number":
-        return isinstance(value, (int, float))
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-def _check_member(schema: FieldSchema, value: Any, sanitise: Any) -> str | None:
-    if not _type_ok(value, schema.type):
-        return f"{value!r} is not of type '{schema.type}'"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and math.isnan(value):
-            return f"{value!r} is not of type '{schema.type}'"
-        if schema.minimum is not None and value < schema.minimum:
-            return f"{value!r} is less than the minimum of {schema.minimum!r}"
-        if schema.maximum is not None and value > schema.maximum:
-            return f"{value!r} is greater than the maximum of {schema.maximum!r}"
-    if isinstance(value, str):
-        if schema.min_length is not None and len(value) < schema.min_length:
-            return f"{value!r} is too short"
-        if schema.max_length is not None and len(value) > schema.max_length:
-            return f"{value!r} is too long"
-        if schema.name == "username" and not sanitise(value):
-            return f"{value!r} is too short"
-    return None
-
-
-def validate_modify_body(body: Any, sanitise: Any) -> dict[str, Any] | ApiError:
-    """Validate a parsed PUT body (§6.2, §10); returns the known members (integers as ``int``).
-
-    ``sanitise`` is the text sanitiser (a username that sanitises to "" is too short).
-    """
-    if not isinstance(body, dict):
-        return validation_error({"": f"{body!r} is not of type 'object'"})
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for schema in MODIFY_SCHEMA:
-        if schema.name not in body:
-            continue
-        value = body[schema.name]
-        problem = _check_member(schema, value, sanitise)
-        if problem is not None:
-            errors[schema.name] = problem
-        elif schema.type == "integer":
-            values[schema.name] = int(value)
-        else:
-            values[schema.name] = value
-    if errors:
-        return validation_error(errors)
-    return values
-
-
 # ------------------------------------------------------------------------------ PUT operations
-
-
-#: The boolean role columns set by rows 4 and 7-13 (and 16).
-ROLE_FLAGS = frozenset(
-    {"moderator", "trusted", "flagged", "customizer", "vpn", "service", "education", "special"}
-)
 
 
 def check_operation(
@@ -549,6 +234,157 @@ def education_concurrency(education: bool, concurrency: int) -> int | None:
     return None
 
 
+# ----------------------------------------------------------------------------------- PUT plan
+
+
+@dataclass(frozen=True)
+class SetFields:
+    """Store these column values; the reply shows ``echo``."""
+
+    values: Mapping[str, Any]
+    echo: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Nothing to store (a role row on the anonymous user, an unchanged text); the reply shows ``echo``."""
+
+    echo: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AddKudos:
+    """Row 1: credit ``delta`` (floor applied, ``kudos_details.admin``); the reply shows ``new_kudos``.
+
+    ``member`` and ``sent`` name the refusal when the balance could not hold the result exactly.
+    """
+
+    delta: int
+    member: str
+    sent: float
+
+
+@dataclass(frozen=True)
+class AddMonthlyKudos:
+    """Row 2: move the monthly allowance by ``delta`` (a positive one also credits the balance now)."""
+
+    delta: int
+    member: str = "monthly_kudos"
+
+
+@dataclass(frozen=True)
+class ResetSuspicion:
+    """Row 14: remove every suspicion record; the reply shows ``new_suspicion``."""
+
+
+@dataclass(frozen=True)
+class NewProxyPasskey:
+    """Row 19: issue a new proxy passkey; the reply shows it."""
+
+
+@dataclass(frozen=True)
+class Undelete:
+    """Row 20: clear the deleted mark; the reply shows ``undeleted``."""
+
+
+Effect = SetFields | Echo | AddKudos | AddMonthlyKudos | ResetSuspicion | NewProxyPasskey | Undelete
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a PUT does: ``effects`` in order, then ``refusal`` if one row refused.
+
+    As on the real server the rows are not atomic: the effects before a refusal are still applied.
+    """
+
+    effects: tuple[Effect, ...] = ()
+    refusal: ApiError | None = None
+
+
+def needs_admin(changes: Mapping[str, Any]) -> bool:
+    """Whether a change carries an admin row (only then are the admins looked up)."""
+    return any(op.role is Role.ADMIN and op.member in changes for op in OPERATIONS)
+
+
+_PROFANE_TEXT = {"admin_comment": "ProfaneAdminComment", "contact": "ProfaneUserContact"}
+
+
+def plan_modification(
+    caller: UserData,
+    target: UserData,
+    changes: Mapping[str, Any],
+    *,
+    caller_is_admin: bool,
+    is_profane: Callable[[str], bool],
+    sanitise: Callable[[str], str],
+) -> Plan:
+    """The §6.3 rows present in ``changes`` (a validated body), in the server's order, as effects.
+
+    Each row checks its role, then its own conditions; the first refusal ends the plan. A body with no
+    row at all (only ``filtered``) is refused with ``NoUserModSelected``.
+    """
+    effects: list[Effect] = []
+
+    def refused(error: ApiError) -> Plan:
+        return Plan(tuple(effects), error)
+
+    for op in OPERATIONS:
+        member = op.member
+        if member not in changes:
+            continue
+        error = check_operation(op, caller, target.id, caller_is_admin)
+        if error is not None:
+            return refused(error)
+        value = changes[member]
+        skip = op.ignored_on_anonymous and target.is_anonymous
+        if skip:
+            shown = target.suspicious if member == "reset_suspicion" else getattr(target, member)
+            effects.append(Echo({"new_suspicion" if member == "reset_suspicion" else member: shown}))
+        elif member == "kudos":
+            effects.append(AddKudos(truncate_kudos(value), member, value))
+        elif member == "monthly_kudos":
+            effects.append(AddMonthlyKudos(value))
+        elif member == "moderator":
+            granted = {"moderator": value, **({"trusted": True} if value else {})}  # a moderator is trusted
+            effects.append(SetFields(granted, {member: value}))
+        elif member == "education":
+            new_concurrency = None
+            if "concurrency" not in changes:
+                new_concurrency = education_concurrency(value, target.concurrency)
+            extra = {} if new_concurrency is None else {"concurrency": new_concurrency}
+            effects.append(SetFields({**extra, "education": value}, {**extra, "education": value}))
+        elif member == "reset_suspicion":
+            effects.append(ResetSuspicion())
+        elif member in _PROFANE_TEXT:
+            if value == getattr(target, member):
+                effects.append(Echo({member: value}))
+                continue
+            if is_profane(value):
+                return refused(rc_error(_PROFANE_TEXT[member]))
+            clean = sanitise(value)
+            effects.append(SetFields({member: clean}, {member: clean}))
+        elif member == "username":
+            if is_profane(value):
+                return refused(rc_error("ProfaneUserName"))
+            if len(value) > USERNAME_MAX:
+                return refused(rc_error("TooLongUserName"))
+            clean = sanitise(value)
+            effects.append(SetFields({member: clean}, {member: clean}))
+        elif member == "generate_proxy_passkey":
+            if not caller.service:
+                return refused(rc_error("NonServiceForbidden"))
+            effects.append(NewProxyPasskey())
+        elif member == "undelete":
+            if not target.deleted:
+                return refused(rc_error("UserNotDeleted"))
+            effects.append(Undelete())
+        else:  # usage_multiplier, concurrency, worker_invited and the plain role flags
+            effects.append(SetFields({member: value}, {member: value}))
+    if not effects:
+        return refused(rc_error("NoUserModSelected"))
+    return Plan(tuple(effects))
+
+
 # ------------------------------------------------------------------------------------ DELETE
 
 
@@ -570,205 +406,3 @@ def delete_decision(caller: UserData, target: UserData, now: datetime) -> Delete
             return cannot_wipe(target.last_active)
         return "wipe"
     return "soft_delete"
-
-
-# ---------------------------------------------------------------------------------- test user
-
-
-@dataclass(frozen=True)
-class TestUserRequest:
-    """A validated ``POST /v2/dev/test-user`` body (§9), texts already sanitised."""
-
-    __test__ = False  # not a pytest test class
-
-    username: str
-    oauth_id: str
-    moderator: bool
-    trusted: bool
-    kudos: int | None
-
-
-def validate_test_user_body(body: Any, sanitise: Any, is_profane: Any) -> TestUserRequest | ApiError:
-    """The §9 body rules, in their order; ``body`` is the parsed JSON (falsy counts as ``{}``)."""
-    if not body:
-        body = {}
-    if not isinstance(body, dict):
-        return ApiError(400, "JSON object payload expected")
-    username = body.get("username", "test_user")
-    oauth_id = body.get("oauth_id", "ci_test_user")
-    moderator = body.get("moderator", True)
-    trusted = body.get("trusted", True)
-    kudos = body.get("kudos", 10000)
-    if not isinstance(username, str):
-        return ApiError(400, "username must be a string")
-    if not isinstance(oauth_id, str):
-        return ApiError(400, "oauth_id must be a string")
-    if not isinstance(moderator, bool):
-        return ApiError(400, "moderator must be a boolean")
-    if not isinstance(trusted, bool):
-        return ApiError(400, "trusted must be a boolean")
-    if kudos is not None and (isinstance(kudos, bool) or not isinstance(kudos, int)):
-        return ApiError(400, "kudos must be an integer or null")
-    if kudos is not None and kudos < 0:
-        return ApiError(400, "kudos must be non-negative")
-    if kudos is not None and kudos > _LARGEST_FLOAT_INT:  # sandbox only: the balance is a finite float
-        return ApiError(400, "kudos must be an integer or null")
-    clean_name = sanitise(username)
-    clean_oauth = sanitise(oauth_id)
-    if not clean_name:
-        return ApiError(400, "username cannot be empty")
-    if not clean_oauth:
-        return ApiError(400, "oauth_id cannot be empty")
-    if is_profane(clean_name):
-        return ApiError(400, "Bad Username")
-    return TestUserRequest(clean_name, clean_oauth, moderator, trusted, kudos)
-
-
-def is_uuid_text(text: str) -> bool:
-    """Whether ``text`` parses as a UUID (pseudonymous OAuth ids, shared keys)."""
-    return canonical_uuid(text) is not None
-
-
-def canonical_uuid(text: str) -> str | None:
-    """The canonical lower-case hyphenated form of a UUID text, or None."""
-    import uuid
-
-    try:
-        return str(uuid.UUID(text))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-# ------------------------------------------------------------------------ rendering with models
-
-
-def json_text(value: Any) -> str:
-    """JSON as the real server writes it: ``", "`` and ``": "`` separators, ASCII, no NaN."""
-    return json.dumps(value, separators=(", ", ": "), allow_nan=False)
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    """A finished user body; only ``account_age`` depends on the time, and it is set on each use."""
-
-    user: UserData
-    body: dict[str, Any]
-    head: str
-    """The body's JSON text up to the ``account_age`` value."""
-    tail: str
-    """The body's JSON text after the ``account_age`` value."""
-
-    @classmethod
-    def of(cls, user: UserData, body: dict[str, Any]) -> _Rendered:
-        pairs = [f"{json_text(key)}: {json_text(value)}" for key, value in body.items()]
-        at = list(body).index("account_age")
-        head = "{" + "".join(pair + ", " for pair in pairs[:at]) + '"account_age": '
-        tail = "".join(", " + pair for pair in pairs[at + 1 :]) + "}"
-        return cls(user, body, head, tail)
-
-    def body_at(self, now: datetime) -> dict[str, Any]:
-        return {**self.body, "account_age": account_age(self.user, now)}
-
-    def text_at(self, now: datetime) -> str:
-        return f"{self.head}{account_age(self.user, now)}{self.tail}"
-
-
-_RENDERED_MAX = 4096
-#: Rendered users by ``(id(user), level, listing, username)``; the entry keeps the (immutable) user, so
-#: the id cannot be reused while it is cached. The store hands out one UserData object per distinct
-#: row, so repeated reads of unchanged users hit.
-_rendered: dict[tuple[int, int, bool, str | None], _Rendered] = {}
-
-
-def _cached(key: tuple[int, int, bool, str | None], user: UserData) -> _Rendered | None:
-    entry = _rendered.get(key)
-    return entry if entry is not None and entry.user is user else None
-
-
-def _remember(key: tuple[int, int, bool, str | None], user: UserData, body: dict[str, Any]) -> _Rendered:
-    if len(_rendered) >= _RENDERED_MAX:
-        _rendered.clear()
-    entry = _rendered[key] = _Rendered.of(user, body)
-    return entry
-
-
-def render_user(
-    user: UserData, level: int, now: datetime, *, listing: bool = False, username: str | None = None
-) -> dict[str, Any]:
-    """The exact ``UserDetails`` JSON object of §2.5, rendered through the SDK's response model.
-
-    ``listing`` keeps every key (``GET /users``); otherwise null and ``{}`` top-level keys are dropped.
-    ``username`` overrides the shown name (the shared-key suffix of ``find_user``).
-    """
-    from horde_users.models import UserDetailsResponse
-
-    key = (id(user), level, listing, username)
-    entry = _cached(key, user)
-    if entry is None:
-        values = user_details_values(user, level, now)
-        if username is not None:
-            values["username"] = username
-        dumped = UserDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
-        entry = _remember(key, user, finish_user_body(dumped, values, listing=listing))
-    return entry.body_at(now)
-
-
-def _render_page(users: Sequence[UserData], now: datetime) -> list[_Rendered]:
-    """A ``GET /users`` page; the users not rendered before are validated and dumped at once as
-    ``ListUsersDetailsResponse``."""
-    from horde_users.models import ListUsersDetailsResponse
-
-    keys = [(id(user), 0, True, None) for user in users]
-    entries = [_cached(key, user) for key, user in zip(keys, users, strict=True)]
-    missing = [i for i, entry in enumerate(entries) if entry is None]
-    if missing:
-        values = [user_details_values(users[i], 0, now) for i in missing]
-        dumped = ListUsersDetailsResponse.model_validate(values).model_dump(by_alias=True, mode="json")
-        for i, d, v in zip(missing, dumped, values, strict=True):
-            entries[i] = _remember(keys[i], users[i], finish_user_body(d, v, listing=True))
-    return entries  # type: ignore[return-value]
-
-
-def render_user_list_json(users: Sequence[UserData], now: datetime) -> str:
-    """A ``GET /users`` page as JSON text: ``json_text`` of the users' listing bodies (``render_user``
-    with ``listing=True``), joined from their cached texts."""
-    return "[" + ", ".join(entry.text_at(now) for entry in _render_page(users, now)) + "]"
-
-
-def render_modify(echo: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``ModifyUser`` reply of a PUT (only the keys of operations that ran), through the model."""
-    from horde_users.models import ModifyUserResponse
-
-    # The model declares the keys in ModifyUser order (§2.4) and makes new_kudos and usage_multiplier floats.
-    return ModifyUserResponse.model_validate(echo).model_dump(by_alias=True, mode="json", exclude_none=True)
-
-
-def modify_body_json_schema() -> dict[str, Any]:
-    """JSON Schema of the PUT body the sandbox accepts (for its OpenAPI document)."""
-    properties: dict[str, Any] = {}
-    for schema in MODIFY_SCHEMA:
-        prop: dict[str, Any] = {"type": schema.type}
-        if schema.minimum is not None:
-            prop["minimum"] = schema.minimum
-        if schema.maximum is not None:
-            prop["maximum"] = schema.maximum
-        if schema.min_length is not None:
-            prop["minLength"] = schema.min_length
-        if schema.max_length is not None:
-            prop["maxLength"] = schema.max_length
-        properties[schema.name] = prop
-    return {"type": "object", "properties": properties}
-
-
-def dev_user_body_json_schema() -> dict[str, Any]:
-    """JSON Schema of the ``POST /v2/dev/test-user`` body (§9)."""
-    return {
-        "type": "object",
-        "properties": {
-            "username": {"type": "string", "default": "test_user"},
-            "oauth_id": {"type": "string", "default": "ci_test_user"},
-            "moderator": {"type": "boolean", "default": True},
-            "trusted": {"type": "boolean", "default": True},
-            "kudos": {"type": ["integer", "null"], "minimum": 0, "default": 10000},
-        },
-    }

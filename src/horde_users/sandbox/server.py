@@ -10,10 +10,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import uvicorn
 
@@ -26,7 +25,10 @@ from horde_users.sandbox.connections import (
     guarded_h11_protocol,
 )
 from horde_users.sandbox.ratelimit import FixedWindowRateLimiter
-from horde_users.sandbox.store import SandboxStore, SeededUser, UserRef
+from horde_users.sandbox.store import SandboxStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ())
 _TICKS_PER_PURGE = 100
@@ -103,6 +105,31 @@ def _bind(config: uvicorn.Config) -> socket.socket:
 def _url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/api"
+
+
+class _StoreMethod(Generic[P, R]):
+    """A seeding method of :class:`Sandbox`: the store's method of that name, called on the running
+    sandbox's store, with the store method's own signature and docstring (written once, there)."""
+
+    def __init__(self, method: Callable[Concatenate[SandboxStore, P], R]) -> None:
+        self.method = method
+        self.__name__ = method.__name__
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, sandbox: None, owner: type[Sandbox]) -> _StoreMethod[P, R]: ...
+    @overload
+    def __get__(self, sandbox: Sandbox, owner: type[Sandbox]) -> Callable[P, R]: ...
+    def __get__(self, sandbox: Sandbox | None, owner: type[Sandbox]) -> _StoreMethod[P, R] | Callable[P, R]:
+        if sandbox is None:
+            return self
+        method = self.method
+
+        def bound(*args: P.args, **kwargs: P.kwargs) -> R:
+            return method(sandbox.store, *args, **kwargs)  # the store of the moment: raises when stopped
+
+        bound.__name__, bound.__doc__ = method.__name__, method.__doc__
+        return bound
 
 
 class Sandbox:
@@ -246,57 +273,14 @@ class Sandbox:
 
     # ------------------------------------------------------------------------------- seeding
 
-    def create_user(
-        self,
-        name: str,
-        *,
-        moderator: bool = False,
-        trusted: bool = False,
-        admin: bool = False,
-        service: bool = False,
-        education: bool = False,
-        pseudonymous: bool = False,
-        kudos: float = 0,
-        public_workers: bool = False,
-        created: datetime | None = None,
-        last_active: datetime | None = None,
-    ) -> SeededUser:
-        """Create a user (see :meth:`SandboxStore.create_user`); its API key is shown only here."""
-        return self.store.create_user(
-            name,
-            moderator=moderator,
-            trusted=trusted,
-            admin=admin,
-            service=service,
-            education=education,
-            pseudonymous=pseudonymous,
-            kudos=kudos,
-            public_workers=public_workers,
-            created=created,
-            last_active=last_active,
-        )
-
-    def create_shared_key(self, user: UserRef, name: str | None = None) -> str:
-        """A shared key (UUID) owned by ``user`` (id, alias or SeededUser)."""
-        return self.store.create_shared_key(user, name)
-
-    def add_worker(self, user: UserRef, name: str | None = None) -> str:
-        return self.store.add_worker(user, name)
-
-    def add_style(self, user: UserRef, name: str, type: str = "image", public: bool = True) -> str:
-        return self.store.add_style(user, name, type, public)
-
-    def set_records(self, user: UserRef, **counters: float) -> None:
-        self.store.set_records(user, **counters)
-
-    def set_kudos_details(self, user: UserRef, **values: float) -> None:
-        self.store.set_kudos_details(user, **values)
-
-    def add_suspicion(self, user: UserRef) -> int:
-        return self.store.add_suspicion(user)
-
-    def set_last_active(self, user: UserRef, when: datetime | None) -> None:
-        self.store.set_last_active(user, when)
+    create_user = _StoreMethod(SandboxStore.create_user)
+    create_shared_key = _StoreMethod(SandboxStore.create_shared_key)
+    add_worker = _StoreMethod(SandboxStore.add_worker)
+    add_style = _StoreMethod(SandboxStore.add_style)
+    set_records = _StoreMethod(SandboxStore.set_records)
+    set_kudos_details = _StoreMethod(SandboxStore.set_kudos_details)
+    add_suspicion = _StoreMethod(SandboxStore.add_suspicion)
+    set_last_active = _StoreMethod(SandboxStore.set_last_active)
 
 
 def serve(

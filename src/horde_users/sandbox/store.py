@@ -3,8 +3,9 @@
 API keys are kept only as the lowercase hex SHA-256 of ``salt + key``; the salt is random, created once
 per database and stored in it (docs/users-api.md §1.4), so keys survive restarts and work in every process.
 Kudos changes are single SQL ``UPDATE`` statements that apply the floor, so concurrent deltas are never
-lost. Every public method runs in its own transaction, or joins the one :meth:`SandboxStore.transaction`
-opened (the app runs each request in one).
+lost (the tables and statements are in :mod:`horde_users.sandbox.schema`). Every public method runs in
+its own transaction, or joins the one :meth:`SandboxStore.transaction` opened (the app runs each request
+in one).
 
 Seeding methods take a *user reference*: an ``int`` id, an alias string ``"name#id"`` (looked up
 exactly), or a :class:`SeededUser`.
@@ -13,278 +14,83 @@ exactly), or a :class:`SeededUser`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
 import secrets
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
     Connection,
-    DateTime,
-    Double,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    bindparam,
     case,
-    create_engine,
     delete,
-    event,
-    exists,
-    false,
     func,
     insert,
     literal,
-    or_,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
 
 from horde_users.endpoints import ANON_API_KEY
-from horde_users.sandbox.rules import (
+from horde_users.sandbox.database import Database
+from horde_users.sandbox.database import StoreBusyError as StoreBusyError
+from horde_users.sandbox.database import database_url as database_url
+from horde_users.sandbox.domain import (
+    ANON_CONCURRENCY,
     ANON_ID,
+    ANON_USERNAME,
     DEFAULT_CONCURRENCY,
     EDUCATION_CONCURRENCY,
-    EXACT_KUDOS_LIMIT,
     KUDOS_DETAIL_KEYS,
     RECORD_NAMES,
     USERNAME_MAX,
     Clock,
-    StyleData,
     UserData,
     canonical_uuid,
     is_uuid_text,
+    record_is_float,
     to_naive_utc,
     utcnow,
 )
+from horde_users.sandbox.schema import (
+    ADMIN_ALIASES,
+    COLUMN_AT,
+    CREDITS,
+    ID_AT,
+    LOCK_USER,
+    SHARED_KEY,
+    SHARED_KEYS_OF,
+    STYLES_OF,
+    USER_BY_ID,
+    USER_BY_KEY_HASH,
+    USER_PAGES,
+    WORKERS_OF,
+    admins,
+    meta_table,
+    metadata,
+    new_user_row,
+    shared_keys,
+    side_id,
+    style_data,
+    styles,
+    suspicions,
+    user_data,
+    users,
+    workers,
+)
 
 WIPED = "<wiped>"
-_WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
-_BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy timeout now
-_WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
-_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 _USERS_KEPT = 4096  # distinct user rows whose UserData a store keeps for reuse
-
-metadata = MetaData()
-
-users = Table(
-    "horde_users",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("username", Text, nullable=False),
-    Column("oauth_id", Text, nullable=False, index=True),
-    Column("api_key_hash", String(64), nullable=True, unique=True),
-    Column("created", DateTime, nullable=False),
-    Column("last_active", DateTime, nullable=True),
-    Column("deleted", Boolean, nullable=False, default=False),
-    Column("wiped", Boolean, nullable=False, default=False),
-    Column("kudos", Double, nullable=False, default=0.0),
-    Column("evaluating_kudos", Double, nullable=False, default=0.0),
-    Column("concurrency", Integer, nullable=False, default=30),
-    Column("worker_invited", Integer, nullable=False, default=0),
-    Column("usage_multiplier", Double, nullable=False, default=1.0),
-    Column("monthly_kudos", BigInteger, nullable=False, default=0),
-    Column("monthly_last_received", DateTime, nullable=True),
-    Column("moderator", Boolean, nullable=False, default=False),
-    Column("trusted", Boolean, nullable=False, default=False),
-    Column("flagged", Boolean, nullable=False, default=False),
-    Column("customizer", Boolean, nullable=False, default=False),
-    Column("vpn", Boolean, nullable=False, default=False),
-    Column("service", Boolean, nullable=False, default=False),
-    Column("education", Boolean, nullable=False, default=False),
-    Column("special", Boolean, nullable=False, default=False),
-    Column("pseudonymous", Boolean, nullable=False, default=False),
-    Column("public_workers", Boolean, nullable=False, default=False),
-    Column("contact", Text, nullable=True),
-    Column("admin_comment", Text, nullable=True),
-    Column("proxy_passkey", Text, nullable=True, index=True),
-    # kudos_details.*: NULL means "never stored" (renders integer 0, docs/users-api.md §2.2)
-    *(Column(f"kd_{name}", Double, nullable=True) for name in KUDOS_DETAIL_KEYS),
-    # records.*: the same NULL convention; megapixelsteps are floats, the rest counts
-    *(
-        Column(f"rec_{name}", Double if name.endswith("megapixelsteps") else Integer, nullable=True)
-        for name in RECORD_NAMES
-    ),
-)
-
-meta_table = Table(
-    "horde_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-suspicions = Table(
-    "horde_suspicions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
-    Column("created", DateTime, nullable=False),
-)
-
-shared_keys = Table(
-    "horde_shared_keys",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
-    Column("name", Text, nullable=True),
-    Column("created", DateTime, nullable=False),
-)
-
-workers = Table(
-    "horde_workers",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
-    Column("name", Text, nullable=False),
-    Column("created", DateTime, nullable=False),
-)
-
-styles = Table(
-    "horde_styles",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("user_id", Integer, ForeignKey("horde_users.id"), nullable=False, index=True),
-    Column("name", Text, nullable=False),
-    Column("type", String(16), nullable=False),
-    Column("public", Boolean, nullable=False),
-    Column("created", DateTime, nullable=False),
-)
-
-admins = Table(
-    "horde_admins",
-    metadata,
-    Column("alias", Text, primary_key=True),
-)
-
-# The two list orders (§4.1): a page is a range scan of one of these, not a sort of the whole table,
-# and the rows skipped by the offset are filtered on ``wiped`` without reading the table.
-Index("ix_horde_users_list_kudos", users.c.wiped, users.c.kudos.desc(), users.c.id)
-Index("ix_horde_users_list_age", users.c.wiped, users.c.created, users.c.id)
-
-# ---------------------------------------------------------------------- statements (built once)
-
-
-def _has(table: Table) -> Any:
-    return exists().where(table.c.user_id == users.c.id)
-
-
-_USER_SELECT = select(
-    users,
-    select(func.count()).where(suspicions.c.user_id == users.c.id).scalar_subquery().label("n_suspicions"),
-    _has(workers).label("has_workers"),
-    _has(shared_keys).label("has_shared_keys"),
-    _has(styles).label("has_styles"),
-).where(users.c.wiped == false())  # "=", not "IS": PostgreSQL can use the index for it
-_USER_BY_ID = _USER_SELECT.where(users.c.id == bindparam("user_id"))
-# Taken before a write request reads its target, so what it decides from stays true until it commits.
-_LOCK_USER = select(users.c.id).where(users.c.id == bindparam("user_id")).with_for_update()
-_USER_BY_KEY_HASH = _USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
-_USER_PAGES = {
-    sort: _USER_SELECT.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
-    for sort, order in (
-        ("kudos", (users.c.kudos.desc(), users.c.id.asc())),
-        ("age", (users.c.created.asc(), users.c.id.asc())),
-    )
-}
-_IDS: Any = bindparam("ids", expanding=True)
-_WORKERS_OF = (
-    select(workers.c.user_id, workers.c.id)
-    .where(workers.c.user_id.in_(_IDS))
-    .order_by(workers.c.created, workers.c.id)
-)
-_SHARED_KEYS_OF = (
-    select(shared_keys.c.user_id, shared_keys.c.id)
-    .where(shared_keys.c.user_id.in_(_IDS))
-    .order_by(shared_keys.c.created, shared_keys.c.id)
-)
-_STYLES_OF = (
-    select(styles.c.user_id, styles.c.id, styles.c.name, styles.c.type, styles.c.public)
-    .where(styles.c.user_id.in_(_IDS))
-    .order_by(styles.c.created, styles.c.id)
-)
-_SHARED_KEY = select(shared_keys.c.user_id, shared_keys.c.name).where(shared_keys.c.id == bindparam("key"))
-_ADMIN_ALIASES = select(admins.c.alias)
-
-
-def _credit_statement(detail: str) -> Any:
-    """``kudos += :delta`` raised to the user's floor (§6.3 row 1), ``kudos_details.<detail> += :delta``.
-
-    Matches no row when a non-zero delta would leave either value at 2**53 or beyond, where the float
-    would drop (part of) the change; the check and the change are one statement, so concurrent deltas
-    cannot slip past it.
-    """
-    delta = bindparam("delta", type_=Double)
-    new = users.c.kudos + delta
-    floor = case(
-        (users.c.id == ANON_ID, literal(-50.0)),
-        (users.c.pseudonymous.is_(True), literal(14.0)),
-        else_=literal(25.0),
-    )
-    new_balance = case((new < floor, floor), else_=new)
-    detail_column = users.c[f"kd_{detail}"]
-    new_detail = func.coalesce(detail_column, 0.0) + delta
-    limit = literal(float(EXACT_KUDOS_LIMIT))
-    exact = or_(delta == literal(0.0), (func.abs(new_balance) < limit) & (func.abs(new_detail) < limit))
-    return (
-        update(users)
-        .where(users.c.id == bindparam("target_id"), exact)
-        .values({users.c.kudos: new_balance, detail_column: new_detail})
-        .returning(users.c.kudos)
-    )
-
-
-_CREDITS = {detail: _credit_statement(detail) for detail in ("admin", "recurring")}
-
-_USER_BOOLS = (
-    "moderator",
-    "trusted",
-    "flagged",
-    "customizer",
-    "vpn",
-    "service",
-    "education",
-    "special",
-    "pseudonymous",
-    "public_workers",
-    "deleted",
-)
 
 
 class InexactKudosError(ValueError):
     """A kudos change refused because the float balance or ``kudos_details`` could not hold its result
     exactly (2**53 or beyond); nothing was changed."""
-
-
-class StoreBusyError(Exception):
-    """Another connection held the SQLite database's lock too long; nothing was done, try again."""
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` (a sqlite3 error, or SQLAlchemy's wrapping of one) is SQLite's "locked"."""
-    orig = getattr(exc, "orig", exc)
-    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
 
 
 def new_api_key() -> str:
@@ -324,81 +130,12 @@ class TestUserResult:
     api_key: str = field(repr=False)
 
 
-def database_url(database: str | Path | None) -> str:
-    """A SQLAlchemy URL: URLs pass through, a plain path becomes a SQLite file, None is in-memory."""
-    if database is None or str(database) in ("", ":memory:"):
-        return "sqlite://"
-    text_db = str(database)
-    if "://" in text_db:
-        return text_db
-    return f"sqlite:///{Path(text_db).expanduser().resolve()}"
-
-
-_AT = {column.key: i for i, column in enumerate(_USER_SELECT.selected_columns)}
-_PLAIN_AT = tuple(
-    (name, _AT[name])
-    for name in (
-        "id",
-        "username",
-        "contact",
-        "admin_comment",
-        "proxy_passkey",
-        "monthly_last_received",
-        "created",
-        "last_active",
-    )
-)
-_CONVERTED_AT: tuple[tuple[str, int, Any], ...] = (
-    *((name, _AT[name], float) for name in ("kudos", "evaluating_kudos", "usage_multiplier")),
-    *((name, _AT[name], int) for name in ("concurrency", "worker_invited", "monthly_kudos")),
-    *((name, _AT[name], bool) for name in _USER_BOOLS),
-    ("suspicious", _AT["n_suspicions"], int),
-)
-_ID = _AT["id"]
-_KD_AT = tuple((key, _AT[f"kd_{key}"]) for key in KUDOS_DETAIL_KEYS)
-_RECORD_AT = tuple((name, _AT[f"rec_{name}"]) for name in RECORD_NAMES)
-
-
-def _side_id(row: Any) -> str:
-    return str(row.id)
-
-
-def _style(row: Any) -> StyleData:
-    return StyleData(id=row.id, name=row.name, type=row.type, public=bool(row.public))
-
-
-def _user_data(
-    v: tuple[Any, ...],
-    worker_ids: tuple[str, ...],
-    sharedkey_ids: tuple[str, ...],
-    user_styles: tuple[StyleData, ...],
-) -> UserData:
-    """A user row of ``_USER_SELECT`` (as a tuple) and its side-table entries as UserData."""
-    fields: dict[str, Any] = {name: v[i] for name, i in _PLAIN_AT}
-    fields.update({name: convert(v[i]) for name, i, convert in _CONVERTED_AT})
-    return UserData(
-        **fields,
-        kudos_details={key: v[i] for key, i in _KD_AT},
-        records={name: v[i] for name, i in _RECORD_AT},
-        worker_ids=worker_ids,
-        styles=user_styles,
-        sharedkey_ids=sharedkey_ids,
-    )
-
-
-def _create_private_file(path: Path) -> None:
-    """Create a new SQLite file readable by its owner only (it holds proxy passkeys); SQLite gives its
-    ``-wal`` and ``-shm`` files the same mode. An existing file is left as it is, and a missing
-    directory is reported by SQLite as before."""
-    with contextlib.suppress(FileExistsError, FileNotFoundError):
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-class SandboxStore:
+class SandboxStore(Database):
     """The sandbox database. ``url`` is a SQLAlchemy URL (``sqlite:///path.db``,
     ``postgresql+psycopg://...``), a plain file path (SQLite), or ``sqlite://`` (in memory).
 
     ``schema`` (PostgreSQL only) puts the tables in that schema, creating it if needed (used by tests).
+    Connections and transactions are :class:`~horde_users.sandbox.database.Database`'s.
     ``clock`` (Unix seconds, default real time) dates what the store records: creation times,
     ``last_active`` of new users, ``monthly_kudos.last_received``.
     """
@@ -406,124 +143,18 @@ class SandboxStore:
     def __init__(
         self, url: str | Path | None = None, *, schema: str | None = None, clock: Clock = time.time
     ) -> None:
-        self.url = database_url(url)
+        super().__init__(url, schema=schema)
         self.clock = clock
-        parsed = make_url(self.url)
-        self.dialect = parsed.get_backend_name()
-        self._is_sqlite = self.dialect == "sqlite"
-        self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
-        if self._is_sqlite and not self._memory and not parsed.query.get("uri"):
-            _create_private_file(Path(str(parsed.database)))
-        # An in-memory database is one shared connection, so its transactions are serialised here.
-        self._lock: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self._memory else contextlib.nullcontext()
-        )
         self._users: dict[tuple[Any, ...], UserData] = {}
-        self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
-        self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
-        self.engine = self._make_engine(schema)
-        self._schema = schema
         self._salt = ""
         self._init_schema()
-
-    # ------------------------------------------------------------------------------ plumbing
-
-    def _make_engine(self, schema: str | None) -> Engine:
-        # hide_parameters: a failing statement's error (and so any log of it) never shows the values
-        # bound to it, which can be a shared key, a key hash or a proxy passkey.
-        if not self._is_sqlite:
-            options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
-            if schema is not None:
-                options["execution_options"] = {"schema_translate_map": {None: schema}}
-            return create_engine(self.url, hide_parameters=True, **options)
-        if self._memory:
-            engine = create_engine(
-                "sqlite://",
-                poolclass=StaticPool,
-                connect_args={"check_same_thread": False},
-                hide_parameters=True,
-            )
-        else:
-            engine = create_engine(
-                self.url,
-                connect_args={"check_same_thread": False, "timeout": 30},
-                pool_size=10,
-                hide_parameters=True,
-            )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={_WAIT_MS}")
-            record.info[_BUSY_MS] = _WAIT_MS
-            if not self._memory:
-                # WAL with synchronous=NORMAL: commits skip the fsync (a sandbox may lose its last
-                # transactions on power loss, never its consistency).
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            driver: Any = conn.connection.driver_connection
-            busy_ms = 0 if self._fail_fast.get() else _WAIT_MS
-            if conn.info.get(_BUSY_MS) != busy_ms:
-                driver.execute(f"PRAGMA busy_timeout={busy_ms}")
-                conn.info[_BUSY_MS] = busy_ms
-            # Writers take the write lock up front, so SQLite never has to upgrade a read lock
-            # (which fails at once with "database is locked" under concurrency).
-            driver.execute("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN DEFERRED")
-
-        return engine
-
-    @contextlib.contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Connection]:
-        """One connection and transaction; the store calls made inside it (in this context) join it.
-
-        A ``write`` transaction takes SQLite's write lock at BEGIN; a write cannot join a read one.
-        Raises StoreBusyError (after rolling back) when SQLite's lock stays taken by another
-        connection: for 30 s, or at once under :meth:`fail_fast`.
-        """
-        current = self._current.get()
-        if current is not None:
-            if write and not current.info.get(_WRITE):
-                raise RuntimeError("a write cannot join a read transaction")
-            yield current
-            return
-        with self._lock, self.engine.connect() as conn:
-            conn.info[_WRITE] = write
-            token = self._current.set(conn)
-            try:
-                with conn.begin():
-                    yield conn
-            except Exception as exc:
-                if _is_busy(exc):
-                    raise StoreBusyError("the database is locked by another connection") from None
-                raise
-            finally:
-                self._current.reset(token)
-
-    @contextlib.contextmanager
-    def fail_fast(self) -> Iterator[None]:
-        """SQLite transactions begun inside (in this context) do not wait for another connection's
-        lock: they raise StoreBusyError at once, so a caller on an event loop can wait without
-        blocking it. PostgreSQL is not affected."""
-        token = self._fail_fast.set(True)
-        try:
-            yield
-        finally:
-            self._fail_fast.reset(token)
 
     def now(self) -> datetime:
         """The store clock's time, naive UTC."""
         return utcnow(self.clock)
 
     def _init_schema(self) -> None:
-        if self._schema is not None and not self._is_sqlite:
-            with self.engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
+        self.create_pg_schema()
         with self.transaction(write=True) as conn:
             if not self._is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(700100)"))
@@ -539,72 +170,47 @@ class SandboxStore:
                 now = self.now()
                 conn.execute(
                     insert(users).values(
-                        self._defaults(
+                        new_user_row(
                             id=ANON_ID,
-                            username="Anonymous",
+                            username=ANON_USERNAME,
                             oauth_id="anon",
                             api_key_hash=self.hash_key(ANON_API_KEY),
                             created=now,
                             last_active=now,
-                            concurrency=500,
+                            concurrency=ANON_CONCURRENCY,
                             public_workers=True,
                         )
                     )
                 )
-
-    def drop_schema(self) -> None:
-        """Drop every table (and the PostgreSQL schema given at construction). For tests."""
-        with self.engine.begin() as conn:
-            metadata.drop_all(conn)
-            if self._schema is not None and not self._is_sqlite:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE'))
-
-    def close(self) -> None:
-        """Release the connections (the data stays)."""
-        self.engine.dispose()
 
     def hash_key(self, key: str) -> str:
         """Lowercase hex SHA-256 of ``salt + key``."""
         data = (self._salt + key).encode("utf-8", "surrogatepass")
         return hashlib.sha256(data).hexdigest()
 
-    @staticmethod
-    def _defaults(**values: Any) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "deleted": False,
-            "wiped": False,
-            "kudos": 0.0,
-            "evaluating_kudos": 0.0,
-            "concurrency": 30,
-            "worker_invited": 0,
-            "usage_multiplier": 1.0,
-            "monthly_kudos": 0,
-            **dict.fromkeys(_USER_BOOLS, False),
-        }
-        row.update(values)
-        return row
-
     # -------------------------------------------------------------------------------- reading
 
     def _load(self, conn: Connection, rows: Sequence[Any]) -> list[UserData]:
-        """UserData of user rows (from ``_USER_SELECT``); a side table is read only for the rows that
+        """UserData of user rows (from ``USER_SELECT``); a side table is read only for the rows that
         have entries in it, with one query for all of them."""
         tuples = [tuple(row) for row in rows]
-        workers_of = self._side(conn, tuples, "has_workers", _WORKERS_OF, _side_id)
-        keys_of = self._side(conn, tuples, "has_shared_keys", _SHARED_KEYS_OF, _side_id)
-        styles_of = self._side(conn, tuples, "has_styles", _STYLES_OF, _style)
-        return [
-            self._user(v, workers_of.get(v[_ID], ()), keys_of.get(v[_ID], ()), styles_of.get(v[_ID], ()))
-            for v in tuples
-        ]
+        workers_of = self._side(conn, tuples, "has_workers", WORKERS_OF, side_id)
+        keys_of = self._side(conn, tuples, "has_shared_keys", SHARED_KEYS_OF, side_id)
+        styles_of = self._side(conn, tuples, "has_styles", STYLES_OF, style_data)
+        loaded = []
+        for v in tuples:
+            user_id = v[ID_AT]
+            parts = (workers_of.get(user_id, ()), keys_of.get(user_id, ()), styles_of.get(user_id, ()))
+            loaded.append(self._user(v, *parts))
+        return loaded
 
     def _user(self, *parts: Any) -> UserData:
-        """``_user_data(*parts)``, one object per distinct content (so rendered bodies can be reused)."""
+        """``user_data(*parts)``, one object per distinct content (so rendered bodies can be reused)."""
         user = self._users.get(parts)
         if user is None:
             if len(self._users) >= _USERS_KEPT:
                 self._users.clear()
-            user = self._users[parts] = _user_data(*parts)
+            user = self._users[parts] = user_data(*parts)
         return user
 
     @staticmethod
@@ -612,8 +218,8 @@ class SandboxStore:
         conn: Connection, tuples: list[tuple[Any, ...]], flag: str, statement: Any, entry: Any
     ) -> dict[int, tuple[Any, ...]]:
         """``entry(row)`` of a side table's rows by user id, for the users whose ``flag`` column is set."""
-        at = _AT[flag]
-        ids = [v[_ID] for v in tuples if v[at]]
+        at = COLUMN_AT[flag]
+        ids = [v[ID_AT] for v in tuples if v[at]]
         found: dict[int, list[Any]] = {}
         if ids:
             for side_row in conn.execute(statement, {"ids": ids}):
@@ -627,7 +233,7 @@ class SandboxStore:
     def get_user(self, user_id: int) -> UserData | None:
         """The user with that id, or None when unknown or wiped."""
         with self.transaction() as conn:
-            return self._one(conn, _USER_BY_ID, {"user_id": user_id})
+            return self._one(conn, USER_BY_ID, {"user_id": user_id})
 
     def get_user_locked(self, user_id: int) -> UserData | None:
         """:meth:`get_user` in a write transaction, with the user's row locked until it ends.
@@ -639,13 +245,13 @@ class SandboxStore:
         """
         with self.transaction(write=True) as conn:
             if not self._is_sqlite:
-                conn.execute(_LOCK_USER, {"user_id": user_id})
-            return self._one(conn, _USER_BY_ID, {"user_id": user_id})
+                conn.execute(LOCK_USER, {"user_id": user_id})
+            return self._one(conn, USER_BY_ID, {"user_id": user_id})
 
     def find_by_api_key(self, key: str) -> UserData | None:
         """The (not wiped) user whose API key this is."""
         with self.transaction() as conn:
-            return self._one(conn, _USER_BY_KEY_HASH, {"key_hash": self.hash_key(key)})
+            return self._one(conn, USER_BY_KEY_HASH, {"key_hash": self.hash_key(key)})
 
     def find_by_shared_key(self, key: str) -> tuple[UserData, str | None] | None:
         """The owner of a shared key (any UUID spelling) and the key's name."""
@@ -653,22 +259,22 @@ class SandboxStore:
         if canonical is None:
             return None
         with self.transaction() as conn:
-            row = conn.execute(_SHARED_KEY, {"key": canonical}).first()
+            row = conn.execute(SHARED_KEY, {"key": canonical}).first()
             if row is None:
                 return None
-            owner = self._one(conn, _USER_BY_ID, {"user_id": row.user_id})
+            owner = self._one(conn, USER_BY_ID, {"user_id": row.user_id})
             return None if owner is None else (owner, row.name)
 
     def list_users(self, sort: Literal["kudos", "age"], offset: int, limit: int) -> list[UserData]:
         """One page of the users that are not wiped; ties broken by ascending id."""
         with self.transaction() as conn:
-            rows = conn.execute(_USER_PAGES[sort], {"offset": offset, "limit": limit}).all()
+            rows = conn.execute(USER_PAGES[sort], {"offset": offset, "limit": limit}).all()
             return self._load(conn, rows)
 
     def admin_aliases(self) -> set[str]:
         """Aliases recorded as admins by seeding."""
         with self.transaction() as conn:
-            return set(conn.execute(_ADMIN_ALIASES).scalars())
+            return set(conn.execute(ADMIN_ALIASES).scalars())
 
     def proxy_passkey_owner_is_service(self, passkey: str) -> bool:
         """Whether this proxy passkey belongs to a (not wiped) service account."""
@@ -695,7 +301,7 @@ class SandboxStore:
 
         Raises InexactKudosError (changing nothing) when the result could not be held exactly.
         """
-        row = conn.execute(_CREDITS[detail], {"target_id": user_id, "delta": delta}).first()
+        row = conn.execute(CREDITS[detail], {"target_id": user_id, "delta": delta}).first()
         if row is not None:
             return float(row[0])
         if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None:
@@ -815,7 +421,7 @@ class SandboxStore:
                 name = username[:USERNAME_MAX]
                 user_id = self._insert_user(
                     conn,
-                    self._defaults(
+                    new_user_row(
                         username=name,
                         oauth_id=oauth_id,
                         api_key_hash=self.hash_key(api_key),
@@ -828,7 +434,7 @@ class SandboxStore:
                 if len(username) > USERNAME_MAX:
                     conn.execute(insert(suspicions).values(user_id=user_id, created=now))
                 created = True
-            user = self._one(conn, _USER_BY_ID, {"user_id": user_id})
+            user = self._one(conn, USER_BY_ID, {"user_id": user_id})
         assert user is not None
         return TestUserResult(created=created, user=user, api_key=api_key)
 
@@ -888,7 +494,7 @@ class SandboxStore:
         with self.transaction(write=True) as conn:
             user_id = self._insert_user(
                 conn,
-                self._defaults(
+                new_user_row(
                     username=name,
                     oauth_id=oauth,
                     api_key_hash=self.hash_key(api_key),
@@ -953,18 +559,16 @@ class SandboxStore:
             )
         return style_id
 
-    def set_records(self, user: UserRef, **counters: float) -> None:
+    def set_records(self, user: UserRef, /, **counters: float) -> None:
         """Set record counters by flat name, e.g. ``usage_megapixelsteps=1.5, request_image=3``."""
         unknown = set(counters) - set(RECORD_NAMES)
         if unknown:
             raise TypeError(f"unknown record counters {sorted(unknown)}; known: {list(RECORD_NAMES)}")
-        values = {
-            f"rec_{k}": (float(v) if k.endswith("megapixelsteps") else int(v)) for k, v in counters.items()
-        }
+        values = {f"rec_{k}": (float(v) if record_is_float(k) else int(v)) for k, v in counters.items()}
         if values:
             self.set_fields(self.resolve(user), **values)
 
-    def set_kudos_details(self, user: UserRef, **values: float) -> None:
+    def set_kudos_details(self, user: UserRef, /, **values: float) -> None:
         """Set ``kudos_details`` members, e.g. ``accumulated=12.5, gifted=3``."""
         unknown = set(values) - set(KUDOS_DETAIL_KEYS)
         if unknown:

@@ -1,0 +1,184 @@
+"""The sandbox's database connection: the engine, one transaction per request, SQLite's locks.
+
+A store method joins the transaction open in its context, so a request's reads and writes are one
+transaction. SQLite writers take the write lock at BEGIN; a transaction that finds the database
+locked waits (30 s), or fails at once under :meth:`Database.fail_fast` so an event loop can wait
+without blocking; a lock that stays taken raises :class:`StoreBusyError` (the app answers 503).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from horde_users.sandbox.schema import metadata
+
+_WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
+_BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy timeout now
+_WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+
+
+class StoreBusyError(Exception):
+    """Another connection held the SQLite database's lock too long; nothing was done, try again."""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` (a sqlite3 error, or SQLAlchemy's wrapping of one) is SQLite's "locked"."""
+    orig = getattr(exc, "orig", exc)
+    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
+
+
+def database_url(database: str | Path | None) -> str:
+    """A SQLAlchemy URL: URLs pass through, a plain path becomes a SQLite file, None is in-memory."""
+    if database is None or str(database) in ("", ":memory:"):
+        return "sqlite://"
+    text_db = str(database)
+    if "://" in text_db:
+        return text_db
+    return f"sqlite:///{Path(text_db).expanduser().resolve()}"
+
+
+def _create_private_file(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (it holds proxy passkeys); SQLite gives its
+    ``-wal`` and ``-shm`` files the same mode. An existing file is left as it is, and a missing
+    directory is reported by SQLite as before."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+class Database:
+    """A SQLAlchemy engine for ``url`` (a URL, a SQLite file path, or None for in memory) and its
+    transactions; ``schema`` (PostgreSQL only) is where the tables live."""
+
+    def __init__(self, url: str | Path | None = None, *, schema: str | None = None) -> None:
+        self.url = database_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self._is_sqlite = self.dialect == "sqlite"
+        self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
+        if self._is_sqlite and not self._memory and not parsed.query.get("uri"):
+            _create_private_file(Path(str(parsed.database)))
+        # An in-memory database is one shared connection, so its transactions are serialised here.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self._memory else contextlib.nullcontext()
+        )
+        self._current: ContextVar[Connection | None] = ContextVar(f"horde_store_{id(self)}", default=None)
+        self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
+        self.engine = self._make_engine(schema)
+        self._schema = schema
+
+    def _make_engine(self, schema: str | None) -> Engine:
+        # hide_parameters: a failing statement's error (and so any log of it) never shows the values
+        # bound to it, which can be a shared key, a key hash or a proxy passkey.
+        if not self._is_sqlite:
+            options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+            if schema is not None:
+                options["execution_options"] = {"schema_translate_map": {None: schema}}
+            return create_engine(self.url, hide_parameters=True, **options)
+        if self._memory:
+            engine = create_engine(
+                "sqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+                hide_parameters=True,
+            )
+        else:
+            engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=10,
+                hide_parameters=True,
+            )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={_WAIT_MS}")
+            record.info[_BUSY_MS] = _WAIT_MS
+            if not self._memory:
+                # WAL with synchronous=NORMAL: commits skip the fsync (a sandbox may lose its last
+                # transactions on power loss, never its consistency).
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            driver: Any = conn.connection.driver_connection
+            busy_ms = 0 if self._fail_fast.get() else _WAIT_MS
+            if conn.info.get(_BUSY_MS) != busy_ms:
+                driver.execute(f"PRAGMA busy_timeout={busy_ms}")
+                conn.info[_BUSY_MS] = busy_ms
+            # Writers take the write lock up front, so SQLite never has to upgrade a read lock
+            # (which fails at once with "database is locked" under concurrency).
+            driver.execute("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN DEFERRED")
+
+        return engine
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """One connection and transaction; the store calls made inside it (in this context) join it.
+
+        A ``write`` transaction takes SQLite's write lock at BEGIN; a write cannot join a read one.
+        Raises StoreBusyError (after rolling back) when SQLite's lock stays taken by another
+        connection: for 30 s, or at once under :meth:`fail_fast`.
+        """
+        current = self._current.get()
+        if current is not None:
+            if write and not current.info.get(_WRITE):
+                raise RuntimeError("a write cannot join a read transaction")
+            yield current
+            return
+        with self._lock, self.engine.connect() as conn:
+            conn.info[_WRITE] = write
+            token = self._current.set(conn)
+            try:
+                with conn.begin():
+                    yield conn
+            except Exception as exc:
+                if _is_busy(exc):
+                    raise StoreBusyError("the database is locked by another connection") from None
+                raise
+            finally:
+                self._current.reset(token)
+
+    @contextlib.contextmanager
+    def fail_fast(self) -> Iterator[None]:
+        """SQLite transactions begun inside (in this context) do not wait for another connection's
+        lock: they raise StoreBusyError at once, so a caller on an event loop can wait without
+        blocking it. PostgreSQL is not affected."""
+        token = self._fail_fast.set(True)
+        try:
+            yield
+        finally:
+            self._fail_fast.reset(token)
+
+    def create_pg_schema(self) -> None:
+        """Create the PostgreSQL schema given at construction, if any and if missing."""
+        if self._schema is not None and not self._is_sqlite:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
+
+    def drop_schema(self) -> None:
+        """Drop every table (and the PostgreSQL schema given at construction). For tests."""
+        with self.engine.begin() as conn:
+            metadata.drop_all(conn)
+            if self._schema is not None and not self._is_sqlite:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE'))
+
+    def close(self) -> None:
+        """Release the connections (the data stays)."""
+        self.engine.dispose()
