@@ -29,10 +29,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_console import render_console  # noqa: E402
 from bench_moderation import render_moderation  # noqa: E402
 from report import RENDERERS, render  # noqa: E402
 
 RENDERERS["moderation"] = render_moderation  # section 6, rendered by its own module
+RENDERERS["console"] = render_console  # section 7
 
 REPO = HERE.parent
 VENV = REPO / ".venv-bench"
@@ -41,7 +43,7 @@ PYENV_312 = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python"
 REQUIREMENTS = ["horde-sdk==0.33.3", "orjson", "msgspec", "pyinstrument"]
 STAMP = VENV / ".bench-installed"
 LAST = VENV / "last_results.json"
-SECTIONS = ("surface", "import", "parse", "request", "sandbox", "bulk", "moderation")
+SECTIONS = ("surface", "import", "parse", "request", "sandbox", "bulk", "moderation", "console")
 SCRIPTS = {"surface": "surface.py"}
 """The script of a section, when it is not ``bench_<section>.py``."""
 SECTION_TIMEOUT_S = {
@@ -52,6 +54,7 @@ SECTION_TIMEOUT_S = {
     "sandbox": 600,
     "bulk": 400,
     "moderation": 900,
+    "console": 900,
 }
 
 
@@ -69,18 +72,19 @@ def find_python312() -> Path:
 
 def ensure_venv() -> None:
     """Create .venv-bench and install the comparison targets, unless the stamp says it is done."""
-    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast]"])
+    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast,console]"])
     if BENCH_PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not BENCH_PY.exists():
         print(f"bench: creating {VENV} with {find_python312()}", flush=True)
         subprocess.run([str(find_python312()), "-m", "venv", str(VENV)], check=True)
     print(
-        "bench: installing horde-sdk==0.33.3, horde-users[cli,sandbox,postgres] (editable), orjson, msgspec",
+        "bench: installing horde-sdk==0.33.3, horde-users (editable, with the extras it measures), "
+        "orjson, msgspec",
         flush=True,
     )
     pip = [str(BENCH_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres,fast]"], check=True)
+    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres,fast,console]"], check=True)
     STAMP.write_text(wanted)
 
 
