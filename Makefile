@@ -36,10 +36,12 @@ console: $(CONSOLE_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests bench
+	$(BIN)/python -m tests.client.twins
 
+# Two workers: most tests wait on sockets, subprocesses and timeouts rather than on the CPU.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist worksteal
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py

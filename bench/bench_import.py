@@ -26,6 +26,10 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
     "python -c pass (interpreter only)": ([PY, "-c", "pass"], NO_PLUGINS),
     "import horde_users": ([PY, "-c", "import horde_users"], NO_PLUGINS),
     "import horde_users.models": ([PY, "-c", "import horde_users.models"], NO_PLUGINS),
+    "import horde_users; horde_users.UserDetailsResponse": (
+        [PY, "-c", "import horde_users; horde_users.UserDetailsResponse"],
+        NO_PLUGINS,
+    ),
     "from horde_users import HordeUsers": ([PY, "-c", "from horde_users import HordeUsers"], NO_PLUGINS),
     "horde-users --help": ([CLI, "--help"], NO_PLUGINS),
     "import horde_users.models (logfire's pydantic plugin on)": (

@@ -2,10 +2,12 @@
 
 The server (bench/fixed_server.py, another process) answers every request with the owner's view of a
 user (example 021) at once, so what is measured is the client: building the request, HTTP, parsing.
-Compared: our sync and async clients, raw httpx doing the same GET + ``json.loads`` (the target is
-within 1.2x of it), and horde-sdk's clients (``AIHordeAPIManualClient`` uses ``requests.get`` without a
-session; ``AIHordeAPIAsyncManualClient`` uses the aiohttp session it is given), with raw ``requests`` and
-raw ``aiohttp`` as their floors.
+Compared: our sync and async clients (the async one over aiohttp, its default when installed, and
+over httpx), raw httpx doing the same GET + ``json.loads`` (the target is within 1.2x of it), and
+horde-sdk's clients (``AIHordeAPIManualClient`` uses ``requests.get`` without a session;
+``AIHordeAPIAsyncManualClient`` uses the aiohttp session it is given), with raw ``requests`` and raw
+``aiohttp`` as their floors. The async clients are also timed in bursts of ``BURST`` calls at once
+(``asyncio.gather``), time per call.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from _common import example_body, section_args, write_result
 
 USER_ID = 3
+BURST = 50
 CLIENT_AGENT = "horde-users-bench:1:local"
 
 
@@ -68,9 +71,17 @@ def sync_interleaved(
 
 
 async def async_interleaved(
-    cases: dict[str, Callable[[], Awaitable[object]]], *, rounds: int, number: int, warmup: int = 50
+    cases: dict[str, Callable[[], Awaitable[object]]],
+    *,
+    rounds: int,
+    number: int,
+    warmup: int = 50,
+    calls_each: int = 1,
 ) -> tuple[Samples, Samples]:
-    """Like ``sync_interleaved``, for coroutine functions, all in the running event loop."""
+    """Like ``sync_interleaved``, for coroutine functions, all in the running event loop.
+
+    ``calls_each``: how many calls one run of a case makes (a burst); samples are per call.
+    """
     for fn in cases.values():
         for _ in range(warmup):
             await fn()
@@ -83,8 +94,8 @@ async def async_interleaved(
                 w0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(number):
                     await fn()
-                wall[name].append((time.perf_counter() - w0) / number)
-                cpu[name].append((time.process_time() - c0) / number)
+                wall[name].append((time.perf_counter() - w0) / (number * calls_each))
+                cpu[name].append((time.process_time() - c0) / (number * calls_each))
             finally:
                 gc.enable()
     return wall, cpu
@@ -129,7 +140,16 @@ def sync_cases(base: str) -> tuple[dict[str, Callable[[], object]], list[Any]]:
     return cases, [raw, ours]
 
 
-async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Samples]:
+def burst_of(fn: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+    """``BURST`` calls of ``fn`` at once; timed per call (``async_interleaved`` divides by ``number``)."""
+
+    async def burst() -> object:
+        return await asyncio.gather(*(fn() for _ in range(BURST)))
+
+    return burst
+
+
+async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Samples, Samples, Samples]:
     import aiohttp
     import httpx
     from horde_sdk.ai_horde_api.ai_horde_clients import AIHordeAPIAsyncManualClient
@@ -143,6 +163,9 @@ async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Sampl
     async with (
         httpx.AsyncClient() as raw,
         AsyncHordeUsers(base_url=base, client_agent=CLIENT_AGENT, max_retries=0) as ours,
+        AsyncHordeUsers(
+            base_url=base, client_agent=CLIENT_AGENT, max_retries=0, http_backend="httpx"
+        ) as ours_httpx,
         aiohttp.ClientSession() as session,
     ):
         sdk = AIHordeAPIAsyncManualClient(aiohttp_session=session)
@@ -157,19 +180,28 @@ async def run_async(base: str, rounds: int, number: int) -> tuple[Samples, Sampl
         async def ours_get() -> object:
             return await ours.get_user(USER_ID)
 
+        async def ours_httpx_get() -> object:
+            return await ours_httpx.get_user(USER_ID)
+
         async def sdk_get() -> object:
             return await sdk.submit_request(SingleUserDetailsRequest(user_id=str(USER_ID)), SdkUser)
 
-        for name, fn in (("ours", ours_get), ("sdk", sdk_get)):
+        for name, fn in (("ours", ours_get), ("ours over httpx", ours_httpx_get), ("sdk", sdk_get)):
             got = await fn()
             assert getattr(got, "username", None) == "peer_alice#3", (name, got)
-        cases = {
+        cases: dict[str, Callable[[], Awaitable[object]]] = {
             "raw httpx.AsyncClient GET + json.loads": raw_httpx,
             "horde_users AsyncHordeUsers.get_user": ours_get,
+            "horde_users AsyncHordeUsers.get_user (http_backend='httpx')": ours_httpx_get,
             "horde_sdk AIHordeAPIAsyncManualClient.submit_request": sdk_get,
             "raw aiohttp GET + json.loads": raw_aiohttp,
         }
-        return await async_interleaved(cases, rounds=rounds, number=number)
+        one, one_cpu = await async_interleaved(cases, rounds=rounds, number=number)
+        bursts = {name: burst_of(fn) for name, fn in cases.items()}
+        many, many_cpu = await async_interleaved(
+            bursts, rounds=rounds, number=max(1, number // BURST), warmup=2, calls_each=BURST
+        )
+        return one, one_cpu, many, many_cpu
 
 
 def main() -> None:
@@ -190,7 +222,7 @@ def main() -> None:
         for closer in closers:
             closer.close()
         print("request: sync done", file=sys.stderr, flush=True)
-        async_, async_cpu = asyncio.run(run_async(base, rounds, number))
+        async_, async_cpu, burst, burst_cpu = asyncio.run(run_async(base, rounds, number))
         print("request: async done", file=sys.stderr, flush=True)
     finally:
         server.kill()
@@ -205,6 +237,9 @@ def main() -> None:
             "sync_cpu_s": sync_cpu,
             "async_s": async_,
             "async_cpu_s": async_cpu,
+            "burst": BURST,
+            "burst_s": burst,
+            "burst_cpu_s": burst_cpu,
         },
     )
 

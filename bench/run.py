@@ -29,10 +29,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_console import render_console  # noqa: E402
 from bench_moderation import render_moderation  # noqa: E402
 from report import RENDERERS, render  # noqa: E402
 
 RENDERERS["moderation"] = render_moderation  # section 6, rendered by its own module
+RENDERERS["console"] = render_console  # section 7
 
 REPO = HERE.parent
 VENV = REPO / ".venv-bench"
@@ -41,14 +43,18 @@ PYENV_312 = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python"
 REQUIREMENTS = ["horde-sdk==0.33.3", "orjson", "msgspec", "pyinstrument"]
 STAMP = VENV / ".bench-installed"
 LAST = VENV / "last_results.json"
-SECTIONS = ("import", "parse", "request", "sandbox", "bulk", "moderation")
+SECTIONS = ("surface", "import", "parse", "request", "sandbox", "bulk", "moderation", "console")
+SCRIPTS = {"surface": "surface.py"}
+"""The script of a section, when it is not ``bench_<section>.py``."""
 SECTION_TIMEOUT_S = {
+    "surface": 120,
     "import": 240,
     "parse": 240,
     "request": 300,
     "sandbox": 600,
     "bulk": 400,
     "moderation": 900,
+    "console": 900,
 }
 
 
@@ -66,18 +72,19 @@ def find_python312() -> Path:
 
 def ensure_venv() -> None:
     """Create .venv-bench and install the comparison targets, unless the stamp says it is done."""
-    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres]"])
+    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast,console]"])
     if BENCH_PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not BENCH_PY.exists():
         print(f"bench: creating {VENV} with {find_python312()}", flush=True)
         subprocess.run([str(find_python312()), "-m", "venv", str(VENV)], check=True)
     print(
-        "bench: installing horde-sdk==0.33.3, horde-users[cli,sandbox,postgres] (editable), orjson, msgspec",
+        "bench: installing horde-sdk==0.33.3, horde-users (editable, with the extras it measures), "
+        "orjson, msgspec",
         flush=True,
     )
     pip = [str(BENCH_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres]"], check=True)
+    subprocess.run([*pip, *REQUIREMENTS, "-e", f"{REPO}[cli,sandbox,postgres,fast,console]"], check=True)
     STAMP.write_text(wanted)
 
 
@@ -114,7 +121,7 @@ def machine_info() -> dict[str, Any]:
 def run_section(name: str, quick: bool, workdir: Path) -> dict[str, Any]:
     """Run one section in .venv-bench; its JSON result, or {"error": ...} when it failed."""
     out = workdir / f"{name}.json"
-    argv = [str(BENCH_PY), str(HERE / f"bench_{name}.py"), "--out", str(out)]
+    argv = [str(BENCH_PY), str(HERE / SCRIPTS.get(name, f"bench_{name}.py")), "--out", str(out)]
     if quick:
         argv.append("--quick")
     # PYDANTIC_DISABLE_PLUGINS: see bench_import.py (logfire's plugin, installed with horde-sdk)

@@ -54,7 +54,7 @@ def seed(url: str, users: int, keys_kept: int = 100) -> Seeded:
 
         store.engine.dispose()
     admin = store.create_user("bench_admin", admin=True, moderator=True, kudos=1_000_000)
-    keys = []
+    keys: list[str] = []
     for n in range(1, users):
         user = store.create_user(f"bench_user{n:05d}", kudos=(n * 7919) % 100_000)
         if len(keys) < keys_kept:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 EXAMPLES_DIR = Path(__file__).parent / "data" / "examples"
 """Real exchanges with the AI Horde users API (described in tests/data/examples/README.md)."""
 
@@ -26,3 +28,9 @@ def pytest_generate_tests(metafunc: Any) -> None:
     for name, chosen in selections.items():
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, chosen, ids=[example["case"] for example in chosen])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the ``slow`` tests first: on parallel workers (``make test``) they then overlap the rest of
+    the suite instead of trailing it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

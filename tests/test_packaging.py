@@ -77,7 +77,7 @@ def declared(extra: str | None) -> set[str]:
 
 def test_the_extras_are_exactly_these() -> None:
     extras = set(metadata("horde-users").get_all("Provides-Extra") or [])
-    assert extras == {"cli", "sandbox", "postgres", "moderation", "console", "all", "dev"}
+    assert extras == {"cli", "sandbox", "postgres", "fast", "moderation", "console", "all", "dev"}
 
 
 def test_the_core_declares_what_it_imports_and_nothing_heavy() -> None:

@@ -1,26 +1,29 @@
-"""The I/O-free core shared by both clients: build requests, read responses, decide retries.
+"""The I/O-free core shared by both clients: build requests, read responses, decide retries and paging.
 
 Nothing here sends, receives or sleeps; the clients add the I/O around these functions, so the
-sync and the async client cannot drift apart.
+sync and the async client decide alike (and ``tests/client/twins.py`` keeps their loops in step).
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import random
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import ValidationError
 
 from horde_users._plain import plain_problems
+from horde_users.endpoints import MAX_PAGE, USERS_PER_PAGE
 from horde_users.errors import (
     REDACTED,
     HordeAPIError,
@@ -48,6 +51,7 @@ from horde_users.models.users import (
     SingleUserDetailsRequest,
     UserDetailsResponse,
 )
+from horde_users.roles import REPEATABLE_FIELDS
 
 __all__ = [
     "BACKOFF_BASE",
@@ -58,6 +62,7 @@ __all__ = [
     "BodyReader",
     "Call",
     "Decision",
+    "Pager",
     "attempt_timeout",
     "backoff_delay",
     "build_request",
@@ -84,31 +89,12 @@ RETRY_AFTER_MAX = 60.0
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 """The largest body the clients read (a full page of users is about 27 KB); larger ones are refused."""
 
-SAFE_PUT_FIELDS = frozenset(
-    {
-        "concurrency",
-        "usage_multiplier",
-        "worker_invited",
-        "moderator",
-        "public_workers",
-        "trusted",
-        "flagged",
-        "customizer",
-        "vpn",
-        "service",
-        "education",
-        "special",
-        "reset_suspicion",
-        "admin_comment",
-        "username",
-        "contact",
-        "filtered",
-    }
-)
+SAFE_PUT_FIELDS = REPEATABLE_FIELDS
 """PUT body members that set absolute values: sending them twice changes nothing more (docs/users-api.md §11).
 
-Everything else (``kudos`` and ``monthly_kudos`` are deltas, ``generate_proxy_passkey`` issues a new passkey
-each time, ``undelete`` fails when repeated) makes a PUT unsafe to repeat after an ambiguous failure.
+They come from the one table of PUT fields (``horde_users.roles``). Everything else (``kudos`` and
+``monthly_kudos`` are deltas, ``generate_proxy_passkey`` issues a new passkey each time, ``undelete``
+fails when repeated) makes a PUT unsafe to repeat after an ambiguous failure.
 """
 
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -253,16 +239,17 @@ def _build(
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent
-    request = httpx.Request(
-        http.method,
-        http.url,
-        params=http.query or None,
-        headers=headers,
-        json=http.json_body,
-    )
+    url = f"{http.url}?{urlencode(http.query)}" if http.query else http.url
+    request = httpx.Request(http.method, _parsed_url(url), headers=headers, json=http.json_body)
     if timeout is not None:
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
     return request, http.json_body
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, kept: parsing is most of the cost of building a request (URLs are immutable)."""
+    return httpx.URL(url)
 
 
 def prepare(
@@ -638,3 +625,31 @@ def _status_text(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+class Pager:
+    """Which page ``iter_users`` asks for next, and which users of a page it yields.
+
+    Pages are asked for from ``start_page`` on, until one comes back short (fewer than 25 users: the
+    last), ``limit`` users were taken, or past page 10000 (the server's last). ``page`` is None once
+    nothing more is to be asked.
+    """
+
+    def __init__(self, start_page: int, limit: int | None) -> None:
+        self._remaining = limit
+        self.page: int | None = start_page if start_page <= MAX_PAGE and limit != 0 else None
+
+    def take(self, batch: Sequence[UserDetailsResponse]) -> Sequence[UserDetailsResponse]:
+        """The users of the page just read that are to be yielded; moves ``page`` on (or to None)."""
+        if self.page is None:
+            return ()
+        users = batch if self._remaining is None else batch[: self._remaining]
+        if self._remaining is not None:
+            self._remaining -= len(users)
+        full = len(batch) >= USERS_PER_PAGE
+        more = full and self._remaining != 0 and self.page < MAX_PAGE
+        self.page = self.page + 1 if more else None
+        return users

@@ -14,6 +14,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("typer", "rich", "sqlalchemy", "platformdirs"),
     "sandbox": ("fastapi", "uvicorn", "sqlalchemy", "bleach"),
     "postgres": ("psycopg",),
+    "fast": ("aiohttp",),
     "moderation": ("sqlalchemy", "platformdirs"),
     "console": (
         "typer",

@@ -1,7 +1,9 @@
 """``HordeUsers`` and ``AsyncHordeUsers``: the users API as typed methods, with safe retries.
 
-Both clients build requests and read responses with the same I/O-free core (``horde_users._core``);
-they only add sending, waiting and paging.
+Both clients build requests, read responses and decide on retries and paging with the same I/O-free
+core (``horde_users._core``); a transport (``horde_users._transport``, or ``horde_users._aiohttp`` for
+the async client) makes each attempt. The two clients are twins, method for method: ``make lint``
+checks it (``tests/client/twins.py``).
 
 Input is checked before anything is sent: a bad argument, field value, base URL or a malformed API key
 raises ``InvalidRequestError`` (a ``HordeError`` and a ``ValueError``), never showing the key.
@@ -22,6 +24,7 @@ Each request and its outcome is also logged at DEBUG, with the key shown as ``<r
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -34,12 +37,12 @@ import httpx
 from pydantic import ValidationError
 
 from horde_users import _core
+from horde_users._aiohttp import HttpBackend, async_transport
+from horde_users._transport import AsyncTransport, HttpxTransport
 from horde_users.endpoints import (
     ANON_API_KEY,
     ENV_API_KEY,
     ENV_BASE_URL,
-    MAX_PAGE,
-    USERS_PER_PAGE,
     default_client_agent,
     resolve_api_key,
     resolve_base_url,
@@ -214,7 +217,7 @@ class _ClientBase:
         )
 
     def _decide_on_response(
-        self, call: _core.Call, retries_done: int, response: httpx.Response, started: float
+        self, call: _core.Call, retries_done: int, started: float, response: httpx.Response
     ) -> _core.Decision:
         self._log_response(call, retries_done, response.status_code, started)
         return _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, response=response)
@@ -307,8 +310,7 @@ class HordeUsers(_ClientBase):
         if timeout is None and http_client is not None:
             timeout = http_client.timeout
         super().__init__(api_key, base_url, client_agent, timeout, max_retries)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._transport: HttpxTransport = HttpxTransport(http_client, timeout)
         self._sleep = sleep or time.sleep
 
     def __enter__(self) -> HordeUsers:
@@ -321,8 +323,7 @@ class HordeUsers(_ClientBase):
 
     def close(self) -> None:
         """Close the HTTP connections this client opened (an injected ``http_client`` stays open)."""
-        if self._owns_http:
-            self._http.close()
+        self._transport.close()
 
     # -- API -----------------------------------------------------------------------------------
 
@@ -350,19 +351,10 @@ class HordeUsers(_ClientBase):
         return self._iter_users(sort, start_page, limit)
 
     def _iter_users(self, sort: Sort, start_page: int, limit: int | None) -> Iterator[UserDetailsResponse]:
-        remaining = limit
-        page = start_page
-        while page <= MAX_PAGE and remaining != 0:
-            batch = self.list_users(page=page, sort=sort)
-            for user in batch:
-                if remaining is not None:
-                    if remaining == 0:
-                        return
-                    remaining -= 1
-                yield user
-            if len(batch) < USERS_PER_PAGE:
-                return
-            page += 1
+        pager = _core.Pager(start_page, limit)
+        while pager.page is not None:
+            batch = self.list_users(page=pager.page, sort=sort)
+            yield from pager.take(batch.root)
 
     def modify_user(
         self, user_id: int | str, changes: ModifyUser | None = None, **fields: Any
@@ -403,23 +395,16 @@ class HordeUsers(_ClientBase):
         retries_done = 0
         while True:
             started = time.monotonic()
+            decide = functools.partial(self._decide_on_response, call, retries_done, started)
             failure: httpx.RequestError | None = None
             try:
-                response = self._http.send(call.request, stream=True)
-                try:
-                    decision = self._decide_on_response(call, retries_done, response, started)
-                    if not decision.retry:
-                        reader = _core.BodyReader(call, response, started=started)
-                        for chunk in response.iter_bytes():
-                            reader.add(chunk)
-                finally:
-                    response.close()
+                response, decision, body = self._transport.exchange(call, started, decide)
             except httpx.RequestError as exc:
                 failure = exc
             if failure is not None:
                 decision = self._decide_on_failure(call, retries_done, failure, started)
             elif not decision.retry:
-                return _core.parse_response(call, response, reader.body)
+                return _core.parse_response(call, response, body)
             self._log_retry(call, decision, retries_done)
             self._sleep(decision.delay or 0.0)
             retries_done += 1
@@ -429,6 +414,11 @@ class AsyncHordeUsers(_ClientBase):
     """The AI Horde users API, asynchronously (asyncio or trio); the same methods as ``HordeUsers``.
 
     The same arguments and ``timeout`` as ``HordeUsers``; ``sleep`` replaces ``anyio.sleep`` between retries.
+
+    ``http_backend`` picks the HTTP library: ``"auto"`` (the default) uses aiohttp when it is installed
+    (``pip install 'horde-users[fast]'``) and the loop is asyncio's, else httpx; ``"aiohttp"`` or
+    ``"httpx"`` insist. Both behave the same (timeouts, the 2 MiB cap, retries, errors); aiohttp takes a
+    fraction of httpx's time per call. An ``http_client`` you pass in is an httpx one, so it means httpx.
     """
 
     def __init__(
@@ -441,12 +431,12 @@ class AsyncHordeUsers(_ClientBase):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        http_backend: HttpBackend = "auto",
     ) -> None:
         if timeout is None and http_client is not None:
             timeout = http_client.timeout
         super().__init__(api_key, base_url, client_agent, timeout, max_retries)
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        self._transport: AsyncTransport = async_transport(http_client, timeout, http_backend)
         self._sleep = sleep or anyio.sleep
 
     async def __aenter__(self) -> AsyncHordeUsers:
@@ -459,8 +449,7 @@ class AsyncHordeUsers(_ClientBase):
 
     async def close(self) -> None:
         """Close the HTTP connections this client opened (an injected ``http_client`` stays open)."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._transport.close()
 
     # -- API -----------------------------------------------------------------------------------
 
@@ -492,19 +481,11 @@ class AsyncHordeUsers(_ClientBase):
     async def _iter_users(
         self, sort: Sort, start_page: int, limit: int | None
     ) -> AsyncIterator[UserDetailsResponse]:
-        remaining = limit
-        page = start_page
-        while page <= MAX_PAGE and remaining != 0:
-            batch = await self.list_users(page=page, sort=sort)
-            for user in batch:
-                if remaining is not None:
-                    if remaining == 0:
-                        return
-                    remaining -= 1
+        pager = _core.Pager(start_page, limit)
+        while pager.page is not None:
+            batch = await self.list_users(page=pager.page, sort=sort)
+            for user in pager.take(batch.root):
                 yield user
-            if len(batch) < USERS_PER_PAGE:
-                return
-            page += 1
 
     async def modify_user(
         self, user_id: int | str, changes: ModifyUser | None = None, **fields: Any
@@ -545,23 +526,16 @@ class AsyncHordeUsers(_ClientBase):
         retries_done = 0
         while True:
             started = time.monotonic()
+            decide = functools.partial(self._decide_on_response, call, retries_done, started)
             failure: httpx.RequestError | None = None
             try:
-                response = await self._http.send(call.request, stream=True)
-                try:
-                    decision = self._decide_on_response(call, retries_done, response, started)
-                    if not decision.retry:
-                        reader = _core.BodyReader(call, response, started=started)
-                        async for chunk in response.aiter_bytes():
-                            reader.add(chunk)
-                finally:
-                    await response.aclose()
+                response, decision, body = await self._transport.exchange(call, started, decide)
             except httpx.RequestError as exc:
                 failure = exc
             if failure is not None:
                 decision = self._decide_on_failure(call, retries_done, failure, started)
             elif not decision.retry:
-                return _core.parse_response(call, response, reader.body)
+                return _core.parse_response(call, response, body)
             self._log_retry(call, decision, retries_done)
             await self._sleep(decision.delay or 0.0)
             retries_done += 1

@@ -30,11 +30,13 @@ class Operation:
     """Role setters and ``reset_suspicion`` do nothing when the target is the anonymous user."""
     refuses_anonymous_caller: bool = False
     """Fields that refuse an anonymous caller (after the role check) with ``AnonForbiddenUserMod``."""
+    repeatable: bool = True
+    """Sets an absolute value, so sending it twice changes nothing more (docs/users-api.md §11)."""
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("kudos", Role.ADMIN),
-    Operation("monthly_kudos", Role.ADMIN),
+    Operation("kudos", Role.ADMIN, repeatable=False),  # a delta
+    Operation("monthly_kudos", Role.ADMIN, repeatable=False),  # a delta
     Operation("usage_multiplier", Role.ADMIN),
     Operation("moderator", Role.ADMIN, ignored_on_anonymous=True),
     Operation("concurrency", Role.MODERATOR),
@@ -51,13 +53,16 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("public_workers", Role.OWNER, ignored_on_anonymous=True, refuses_anonymous_caller=True),
     Operation("username", Role.OWNER, refuses_anonymous_caller=True),
     Operation("contact", Role.OWNER, refuses_anonymous_caller=True),
-    Operation("generate_proxy_passkey", Role.OWNER),
-    Operation("undelete", Role.OWNER),
+    Operation("generate_proxy_passkey", Role.OWNER, repeatable=False),  # a new passkey each time
+    Operation("undelete", Role.OWNER, repeatable=False),  # refused when repeated
 )
 """Every field the server acts on, in the order it applies them."""
 
 FIELD_ROLES: dict[str, Role] = {op.member: op.role for op in OPERATIONS} | {"filtered": Role.OWNER}
 """Every field of a PUT body and the role it needs; ``filtered`` is accepted and ignored by the server."""
+
+REPEATABLE_FIELDS = frozenset(op.member for op in OPERATIONS if op.repeatable) | {"filtered"}
+"""PUT fields a client may send again after an ambiguous failure (a timeout, a dropped connection)."""
 
 ROLE_REFUSALS: dict[str, Role] = {"NotAdmin": Role.ADMIN, "NotModerator": Role.MODERATOR}
 """The refusal codes that say the caller lacks a role."""

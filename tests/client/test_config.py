@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,12 +13,15 @@ from pydantic import ValidationError
 
 import horde_users
 from horde_users import errors
+from horde_users._aiohttp import AiohttpTransport, AutoTransport
+from horde_users._transport import AsyncHttpxTransport
 from horde_users.client import AsyncHordeUsers, HordeUsers
 from horde_users.endpoints import DEFAULT_BASE_URL, default_client_agent
 from horde_users.models import ModifyUser
 from horde_users.sandbox.pytest_plugin import SandboxUsers
+from tests.blocked_imports import env_without_extras
 from tests.client.conftest import MakeApi
-from tests.client.faultserver import FaultServer
+from tests.client.faultserver import FaultServer, Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -237,3 +243,80 @@ def test_timeout_none_keeps_the_injected_clients_timeout(fault_server: FaultServ
             client.find_user()
     assert not caught.value.outcome_unknown  # a read changes nothing
     assert fault_server.count() == 1
+
+
+# -- the async client's HTTP library -------------------------------------------------------------
+
+
+async def test_the_async_client_sends_over_aiohttp_when_it_is_installed(fault_server: FaultServer) -> None:
+    fault_server.script(Reply.json(200, {"id": 3, "username": "peer_alice#3"}))
+    async with AsyncHordeUsers(base_url=fault_server.url, max_retries=0) as client:
+        assert (await client.get_user(3)).username == "peer_alice#3"
+        transport = client._transport
+        assert isinstance(transport, AutoTransport)
+        assert isinstance(transport.chosen, AiohttpTransport)
+
+
+async def test_an_injected_httpx_client_means_httpx(fault_server: FaultServer) -> None:
+    fault_server.script(Reply.json(200, {"id": 3, "username": "peer_alice#3"}))
+    async with (
+        httpx.AsyncClient() as http,
+        AsyncHordeUsers(base_url=fault_server.url, http_client=http) as client,
+    ):
+        assert (await client.get_user(3)).username == "peer_alice#3"
+        assert isinstance(client._transport, AsyncHttpxTransport)
+
+
+def test_http_backend_is_checked() -> None:
+    with pytest.raises(errors.InvalidRequestError, match="http_backend must be"):
+        AsyncHordeUsers(http_backend="requests")  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidRequestError, match=r"http_client is an httpx\.AsyncClient"):
+        AsyncHordeUsers(http_client=httpx.AsyncClient(), http_backend="aiohttp")
+
+
+def test_without_aiohttp_the_async_client_falls_back_to_httpx(
+    tmp_path: Path, fault_server: FaultServer
+) -> None:
+    """As after ``pip install horde-users`` (no [fast] extra): the same call works, aiohttp never loads."""
+    fault_server.script(Reply.json(200, {"id": 3, "username": "peer_alice#3"}))
+    code = (
+        "import asyncio, sys\n"
+        "from horde_users import AsyncHordeUsers\n"
+        "async def main():\n"
+        f"    async with AsyncHordeUsers(base_url={fault_server.url!r}, max_retries=0) as client:\n"
+        "        print((await client.get_user(3)).username, 'aiohttp' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    env = env_without_extras(tmp_path, ("aiohttp",))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["peer_alice#3", "False"], done.stderr
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from horde_users import AsyncHordeUsers; AsyncHordeUsers(http_backend='aiohttp')",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 1
+    assert "pip install 'horde-users[fast]'" in refused.stderr
+
+
+def test_under_trio_the_async_client_uses_httpx(fault_server: FaultServer) -> None:
+    """aiohttp runs on asyncio only: the default picks httpx when the loop is trio's."""
+    trio = pytest.importorskip("trio")
+    fault_server.script(Reply.json(200, {"id": 3, "username": "peer_alice#3"}))
+
+    async def main() -> tuple[str, object]:
+        async with AsyncHordeUsers(base_url=fault_server.url, max_retries=0) as client:
+            user = await client.get_user(3)
+            transport = client._transport
+            assert isinstance(transport, AutoTransport)
+            return str(user.username), transport.chosen
+
+    username, chosen = trio.run(main)
+    assert username == "peer_alice#3"
+    assert isinstance(chosen, AsyncHttpxTransport)

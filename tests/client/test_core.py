@@ -18,6 +18,7 @@ from horde_users.models import (
     ModifyUser,
     ModifyUserRequest,
     SingleUserDetailsRequest,
+    UserDetailsResponse,
 )
 
 KEY = "Z" * 22
@@ -225,3 +226,33 @@ def test_a_calls_repr_never_shows_its_keys() -> None:
     call = call_for(ModifyUserRequest(user_id=3, apikey=KEY, trusted=True))
     assert KEY in call.secrets
     assert KEY not in repr(call)
+
+
+def _users(count: int) -> list[UserDetailsResponse]:
+    return [UserDetailsResponse(id=n, username=f"u#{n}") for n in range(count)]
+
+
+def _walk(pager: _core.Pager, pages: list[int]) -> tuple[list[int], int]:
+    """The pages a pager asks for when each page holds ``pages[i]`` users, and how many it yields."""
+    asked: list[int] = []
+    taken = 0
+    while pager.page is not None:
+        asked.append(pager.page)
+        taken += len(pager.take(_users(pages[len(asked) - 1])))
+    return asked, taken
+
+
+def test_pager_stops_at_a_short_or_empty_page() -> None:
+    assert _walk(_core.Pager(1, None), [25, 25, 3]) == ([1, 2, 3], 53)
+    assert _walk(_core.Pager(4, None), [25, 0]) == ([4, 5], 25)
+
+
+def test_pager_stops_once_limit_users_are_taken() -> None:
+    assert _walk(_core.Pager(1, 30), [25, 25, 25]) == ([1, 2], 30)
+    assert _walk(_core.Pager(1, 25), [25, 25]) == ([1], 25)  # no page is asked for beyond the limit
+    assert _walk(_core.Pager(1, 0), [25]) == ([], 0)
+
+
+def test_pager_never_asks_past_the_last_page() -> None:
+    assert _walk(_core.Pager(9999, None), [25, 25, 25]) == ([9999, 10000], 50)
+    assert _walk(_core.Pager(10001, None), [25]) == ([], 0)

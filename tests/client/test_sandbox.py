@@ -1,4 +1,5 @@
-"""Every client method and every role, against a real sandbox over a loopback port."""
+"""Every client method and every role, against a real sandbox: in process, and over a loopback port for
+the end-to-end walks and the server's edge (rate limits)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from horde_users.models import (
 )
 from horde_users.sandbox import Sandbox
 from horde_users.sandbox.pytest_plugin import SandboxUsers
-from tests.client.conftest import MakeApi
+from tests.client.conftest import InProcessSandbox, InProcessUsers, MakeApi
 
 pytestmark = pytest.mark.anyio
 
@@ -51,15 +52,15 @@ async def test_find_user_gives_the_keys_owner_in_own_view(
         assert me.evaluating_kudos is None  # never level 2 on find_user, even for moderators
 
 
-async def test_find_user_with_the_anonymous_key(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    me = await make_api(base_url=horde_sandbox_users.url).find_user()
+async def test_find_user_with_the_anonymous_key(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    me = await make_api(base_url=sandbox_users.url).find_user()
     assert (me.username, me.id_) == ("Anonymous#0", 0)
 
 
 async def test_find_user_by_shared_key_gives_the_owner_publicly(
-    make_api: MakeApi, horde_sandbox_users: SandboxUsers
+    make_api: MakeApi, sandbox_users: InProcessUsers
 ) -> None:
-    users = horde_sandbox_users
+    users = sandbox_users
     shared = users.sandbox.create_shared_key(users.alice, "bot")
     api = make_api(api_key=shared, base_url=users.url)
     owner = await api.find_user()
@@ -73,8 +74,8 @@ async def test_find_user_by_shared_key_gives_the_owner_publicly(
     assert (await api.submit(SingleUserDetailsRequest(user_id=users.alice.id))).username == users.alice.alias
 
 
-async def test_get_user_views_by_role(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_get_user_views_by_role(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     public = await make_api(base_url=users.url).get_user(users.alice.id)
     own = await make_api(api_key=users.alice.api_key, base_url=users.url).get_user(users.alice.id)
     as_bob = await make_api(api_key=users.bob.api_key, base_url=users.url).get_user(str(users.alice.id))
@@ -86,8 +87,8 @@ async def test_get_user_views_by_role(make_api: MakeApi, horde_sandbox_users: Sa
     assert as_mod.monthly_kudos is not None
 
 
-async def test_list_users_both_sorts(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_list_users_both_sorts(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     api = make_api(base_url=users.url)
     by_kudos = await api.list_users()
     by_age = await api.list_users(page=1, sort="age")
@@ -128,11 +129,11 @@ async def test_iter_users_limit_and_start_page(make_api: MakeApi, crowd: Sandbox
 
 
 async def test_iter_users_stops_on_an_empty_page_after_a_full_one(
-    make_api: MakeApi, horde_sandbox: Sandbox
+    make_api: MakeApi, in_process_sandbox: InProcessSandbox
 ) -> None:
     for n in range(24):  # 24 + Anonymous = exactly one full page
-        horde_sandbox.create_user(f"user{n:02d}")
-    assert len(await make_api(base_url=horde_sandbox.url).all_users(sort="age")) == 25
+        in_process_sandbox.store.create_user(f"user{n:02d}")
+    assert len(await make_api(base_url=in_process_sandbox.url).all_users(sort="age")) == 25
 
 
 async def test_iter_users_checks_its_arguments_before_sending(make_api: MakeApi) -> None:
@@ -145,8 +146,8 @@ async def test_iter_users_checks_its_arguments_before_sending(make_api: MakeApi)
 # --- changing --------------------------------------------------------------------------------
 
 
-async def test_admin_grants_kudos_and_roles(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_admin_grants_kudos_and_roles(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     admin = make_api(api_key=users.admin.api_key, base_url=users.url)
     reply = await admin.modify_user(users.alice.id, kudos=50, usage_multiplier=2.0)
     assert isinstance(reply, ModifyUserResponse)
@@ -157,8 +158,8 @@ async def test_admin_grants_kudos_and_roles(make_api: MakeApi, horde_sandbox_use
     assert (await admin.get_user(users.bob.id)).trusted is True
 
 
-async def test_moderator_sets_flags(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_moderator_sets_flags(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     mod = make_api(api_key=users.moderator.api_key, base_url=users.url)
     reply = await mod.modify_user(
         users.alice.id, trusted=True, flagged=True, concurrency=40, admin_comment="watch this one"
@@ -173,16 +174,16 @@ async def test_moderator_sets_flags(make_api: MakeApi, horde_sandbox_users: Sand
     )
 
 
-async def test_owner_renames_themselves(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_owner_renames_themselves(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     alice = make_api(api_key=users.alice.api_key, base_url=users.url)
     reply = await alice.modify_user(users.alice.id, username="alicia", contact="alice@example.org")
     assert (reply.username, reply.contact) == ("alicia", "alice@example.org")
     assert (await alice.find_user()).username == f"alicia#{users.alice.id}"
 
 
-async def test_delete_undelete_and_wipe(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_delete_undelete_and_wipe(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     alice = make_api(api_key=users.alice.api_key, base_url=users.url)
     mod = make_api(api_key=users.moderator.api_key, base_url=users.url)
     assert await alice.delete_user(users.alice.id) == DeleteUserResponse(message="OK")
@@ -199,8 +200,8 @@ async def test_delete_undelete_and_wipe(make_api: MakeApi, horde_sandbox_users: 
         await mod.get_user(users.alice.id)
 
 
-async def test_submit_sends_any_request_model(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_submit_sends_any_request_model(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     mod = make_api(api_key=users.moderator.api_key, base_url=users.url)
     assert isinstance(await mod.submit(ListUsersDetailsRequest(sort="age")), ListUsersDetailsResponse)
     # no apikey on the model: the client's key is used (moderator view)
@@ -218,8 +219,8 @@ async def test_submit_sends_any_request_model(make_api: MakeApi, horde_sandbox_u
 # --- errors ----------------------------------------------------------------------------------
 
 
-async def test_errors_map_status_and_rc(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_errors_map_status_and_rc(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     url = users.url
     admin = make_api(api_key=users.admin.api_key, base_url=url)
     mod = make_api(api_key=users.moderator.api_key, base_url=url)
@@ -257,8 +258,8 @@ async def test_errors_map_status_and_rc(make_api: MakeApi, horde_sandbox_users: 
 
 
 @pytest.mark.horde_sandbox(profanity_words=["heck"])
-async def test_profanity_codes(make_api: MakeApi, horde_sandbox_users: SandboxUsers) -> None:
-    users = horde_sandbox_users
+async def test_profanity_codes(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     mod = make_api(api_key=users.moderator.api_key, base_url=users.url)
     a = users.alice.id
     for changes, rc in [
@@ -271,10 +272,8 @@ async def test_profanity_codes(make_api: MakeApi, horde_sandbox_users: SandboxUs
         assert caught.value.rc is rc
 
 
-async def test_validation_error_keeps_its_field_map(
-    make_api: MakeApi, horde_sandbox_users: SandboxUsers
-) -> None:
-    users = horde_sandbox_users
+async def test_validation_error_keeps_its_field_map(make_api: MakeApi, sandbox_users: InProcessUsers) -> None:
+    users = sandbox_users
     alice = make_api(api_key=users.alice.api_key, base_url=users.url)
     with pytest.raises(BadRequestError) as caught:
         await alice.modify_user(users.alice.id, username="   ")  # long enough here, empty once sanitised

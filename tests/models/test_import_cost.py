@@ -60,4 +60,4 @@ def test_public_names_resolve_lazily_and_unknown_names_fail_clearly() -> None:
     assert horde_users.ANON_API_KEY == "0000000000"
     assert "UserDetailsResponse" in dir(horde_users)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _ = horde_users.Nope  # type: ignore[attr-defined]
+        _ = horde_users.Nope

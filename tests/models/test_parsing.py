@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import PydanticUserError, ValidationError
 
 from horde_users.models import (
     RC,
@@ -30,7 +31,8 @@ def _response_model(example: dict[str, Any]) -> type[HordeResponseTypes]:
         return RequestErrorResponse
     if isinstance(body, list):
         return ListUsersDetailsResponse
-    return {"PUT": ModifyUserResponse, "DELETE": DeleteUserResponse}.get(method, UserDetailsResponse)
+    by_method: dict[str, type[HordeResponseTypes]] = {"PUT": ModifyUserResponse, "DELETE": DeleteUserResponse}
+    return by_method.get(method, UserDetailsResponse)
 
 
 def test_every_example_body_parses_and_dumps_back_to_the_same_json(example: dict[str, Any]) -> None:
@@ -125,7 +127,7 @@ def test_zero_may_come_as_an_integer_or_a_float() -> None:
 
 
 def test_id_works_by_python_name_and_by_alias_and_dumps_as_id() -> None:
-    assert UserDetailsResponse(id_=3) == UserDetailsResponse(id=3)  # type: ignore[call-arg]
+    assert UserDetailsResponse(id_=3) == UserDetailsResponse(id=3)
     assert UserDetailsResponse(id_=3).model_dump(by_alias=True)["id"] == 3
     assert "id" not in UserDetailsResponse(id_=3).model_dump()
 
@@ -228,6 +230,9 @@ def test_any_user_body_survives_a_dump_and_parse_round_trip(body: dict[str, Any]
         lambda: UserDetailsResponse.model_validate_json(b'{"id": 1}'),
         lambda: UserDetailsResponse.model_construct(id_=1),
         lambda: ListUsersDetailsResponse.model_validate_json(b'[{"id": 1}, {"id": 2}]'),
+        # with options, pydantic's own methods run (the fast path takes none)
+        lambda: UserDetailsResponse.model_validate_json(b'{"id": 1}', strict=True),
+        lambda: ListUsersDetailsResponse.model_validate([{"id": 1}], context={}),
     ],
 )
 def test_every_way_of_building_a_response_records_when_it_was_built(build: Any) -> None:
@@ -252,3 +257,11 @@ def test_modify_user_reply_keeps_the_reference_sdks_filtered_field() -> None:
     assert reply.filtered is None
     assert "filtered" not in reply.model_dump(exclude_none=True)
     assert ModifyUserResponse.model_validate({"filtered": True}).filtered is True
+
+
+def test_validators_with_options_still_check_them() -> None:
+    """Options go to pydantic's own methods, which refuse turning off both ways of naming a field."""
+    with pytest.raises(PydanticUserError):
+        UserDetailsResponse.model_validate_json(b'{"id": 1}', by_alias=False, by_name=False)
+    with pytest.raises(ValidationError):
+        UserDetailsResponse.model_validate_json(b'{"id": "1"}', strict=True)

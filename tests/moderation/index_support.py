@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from horde_users import HordeUsers
+from horde_users.client import HordeUsers
 from horde_users.sandbox import Sandbox
 from horde_users.sandbox.rules import UserData
 

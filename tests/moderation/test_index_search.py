@@ -91,12 +91,17 @@ def test_filters_agree_with_the_sandbox(index: UserIndex, sandbox: Sandbox, case
     wanted = [u.id for u in sorted(expected, key=lambda u: (-u.kudos, -u.id))]
     assert [u.id for u in index.find(filters, sort=SortKey.kudos, limit=None)] == wanted
     assert index.count(filters) == len(expected)
-    # common fragments are matched by a scan instead of trigram ids: the same answer
-    index.fragment_id_cap = 3
-    try:
-        assert [u.id for u in index.find(filters, sort=SortKey.kudos, limit=None)] == wanted
-    finally:
-        del index.fragment_id_cap
+    # every way a fragment can be answered gives the same users: the trigram table's candidates, a walk
+    # of the sort order that finds enough of them, and one that does not (then the trigram table)
+    for cap, walk in [(0, 10_000), (0, 5), (10_000, 10_000)]:
+        index.fragment_cap, index.fragment_walk = cap, walk
+        try:
+            for limit, offset in [(None, 0), (1, 0), (3, 2), (len(wanted), 0)]:
+                found = index.find(filters, sort=SortKey.kudos, limit=limit, offset=offset)
+                end = None if limit is None else offset + limit
+                assert [u.id for u in found] == wanted[offset:end], (cap, walk, limit, offset)
+        finally:
+            del index.fragment_cap, index.fragment_walk
 
 
 @pytest.mark.parametrize(("older", "newer"), [("30d", None), (None, "1y"), ("90d", "400d")])
@@ -144,6 +149,16 @@ def test_export_matches_the_search(index: UserIndex) -> None:
     assert [int(row["id"]) for row in rows] == [u.id for u in found]
     assert [float(row["kudos"]) for row in rows] == [u.kudos for u in found]
     assert {row["trusted"] for row in rows} == {"true"}
+
+
+@pytest.mark.parametrize("text", ['pha" OR "alp', "alp*", "a NOT b", "(al)", 'a"b', "%a_", "ALPHA^"])
+def test_fragments_with_query_syntax_are_plain_text(index: UserIndex, sandbox: Sandbox, text: str) -> None:
+    """Quotes, stars and operators in a fragment are characters of the name, not trigram-query syntax."""
+    expected = sorted(u.id for u in sandbox_users(sandbox).values() if text.lower() in u.username.lower())
+    for limit in (None, 5):
+        found = index.find(Filters(text=text), sort=SortKey.id, limit=limit)
+        assert [u.id for u in found] == expected[:limit]
+    assert index.count(Filters(text=text)) == len(expected)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import create_engine
 
 from horde_users.moderation.details import NotModeratorError
 from horde_users.moderation.index import Filters, SourceMismatchError, SyncProgress, UserIndex
@@ -238,7 +239,7 @@ def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
 
-    from horde_users import HordeUsers
+    from horde_users.client import HordeUsers
     from horde_users.moderation.pacing import Pacer
     from horde_users.sandbox.app import create_app
     from horde_users.sandbox.middleware import install_edge_middleware
@@ -263,3 +264,25 @@ def test_a_429_is_waited_out_for_its_retry_after_and_the_sync_completes(tmp_path
     assert fake.slept >= 60  # Retry-After of a fresh window is 60 s (plus the margin)
     index.engine.dispose()
     store.close()
+
+
+def test_a_sync_leaves_the_connections_durability_as_it_found_it(
+    seeded: tuple[Sandbox, Kinds], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The sync relaxes SQLite's flushes and log checkpoints while it writes; the journal, which shares
+    the pooled connection, must get the defaults back."""
+    sandbox, _ = seeded
+    engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('durable') / 'index.db'}", pool_size=1)
+    try:
+        index = UserIndex(engine)
+        with engine.connect() as conn:
+            before = [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in DURABILITY_PRAGMAS]
+        with client(sandbox) as c:
+            index.sync(c, rate=FAST_RATE)
+        with engine.connect() as conn:  # the one pooled connection the sync used
+            assert [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in DURABILITY_PRAGMAS] == before
+    finally:
+        engine.dispose()
+
+
+DURABILITY_PRAGMAS = ("synchronous", "wal_autocheckpoint")

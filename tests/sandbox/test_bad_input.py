@@ -16,7 +16,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -521,7 +521,7 @@ def is_ascii_digits(text: str) -> bool:
 # ------------------------------------------------------------------------------------------ strategies
 
 printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
-any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 path_text = st.one_of(
     st.integers(min_value=-5, max_value=12).map(str),
     st.integers(min_value=2**31 - 2, max_value=2**31 + 2).map(str),
@@ -558,7 +558,7 @@ path_text = st.one_of(
             "/3",
         ]
     ),
-    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30),
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30),
 ).filter(lambda t: t not in ("", ".", ".."))
 apikey_choice = st.one_of(
     st.sampled_from(
@@ -608,7 +608,7 @@ def _member_values(name: str) -> st.SearchStrategy[Any]:
         sizes = st.sampled_from([0, 1, shortest - 1, shortest, 30, 31, longest, longest + 1])
         return st.one_of(
             sizes.map(lambda n: "x" * n),
-            st.text(st.characters(exclude_categories=("Cs",)), min_size=shortest - 1, max_size=longest + 1),
+            st.text(st.characters(exclude_categories=["Cs"]), min_size=shortest - 1, max_size=longest + 1),
             st.sampled_from(["   ", "<b>hi</b>", "a\x00b\x00c", "  ok ok  ", "<<<>>>", "&&&&&", "\t\n\r  "]),
             json_scalar,
         )
@@ -724,7 +724,7 @@ def test_list_users_any_query(read_target: Target, pages: list[str], sort: str |
     """GET /users: 200 for any page int() reads (§4.1), else 400 shape (b) with the §3.2 message; the
     public view only (§2.1), in order."""
     target = read_target
-    params = [("page", page) for page in pages]
+    params: list[tuple[str, str | int | float | bool | None]] = [("page", page) for page in pages]
     if sort is not None:
         params.append(("sort", sort))
     headers, _ = apikey_header(target, apikey)
@@ -902,8 +902,12 @@ def test_find_user_any_key(read_target: Target, apikey: str, shared_form: str) -
     target = read_target
     headers, key = apikey_header(target, apikey)
     if apikey == "<shared>" and target.shared_key is not None:
-        form = {"canonical": str, "upper": str.upper, "bare": lambda k: k.replace("-", "")}[shared_form]
-        key = form(target.shared_key)
+        forms: dict[str, Callable[[str], str]] = {
+            "canonical": str,
+            "upper": str.upper,
+            "bare": lambda k: k.replace("-", ""),
+        }
+        key = forms[shared_form](target.shared_key)
         headers = {"apikey": key}
     message = f"User with api_key '{key}' not found."
     response = target.client.get("/api/v2/find_user", headers=headers)

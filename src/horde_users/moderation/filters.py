@@ -9,11 +9,11 @@ from __future__ import annotations
 import enum
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, or_, true
+from sqlalchemy import ColumnElement, Select, and_, false, literal_column, or_, select, table, true
 
 from horde_users.endpoints import MAX_USER_ID
 from horde_users.moderation.errors import ModerationError
@@ -98,38 +98,55 @@ _ROLE_FILTERS = (
 )
 
 
-NameLookup = Callable[[str], "Sequence[int] | None"]
-"""Ids of the users whose lower-cased name contains a fragment, or None to let SQL scan for it."""
-
-FRAGMENT_ID_CAP = 5000
-"""Up to this many trigram matches are looked up by id; a more common fragment is matched while
-walking the sort order instead, where the first page of results comes quickly."""
+NameMatcher = Callable[[str], "ColumnElement[bool] | None"]
+"""A fast SQL condition that narrows the users to a superset of those whose lower-cased name contains a
+fragment (the LIKE that decides is added to it), or None to leave the LIKE alone."""
 
 
-def name_lookup(conn: Connection, cap: int = FRAGMENT_ID_CAP) -> NameLookup:
-    """A :data:`NameLookup` over SQLite's trigram table. Fragments of one or two characters, which no
-    trigram can answer, get None: they are matched while walking the sort order (quick when they are
-    common, a scan of the table when they are rare)."""
+def trigram_query(fragment: str) -> str | None:
+    """The FTS5 query that narrows a lower-cased fragment to the names holding some of its trigrams (every
+    third one and the last: a name containing the fragment holds them all), or None below three
+    characters. Fewer trigrams than all of them read fewer lists, and the LIKE that follows is exact."""
+    if len(fragment) < _TRIGRAM:
+        return None
+    picked = {fragment[i : i + _TRIGRAM] for i in range(0, len(fragment) - _TRIGRAM + 1, _TRIGRAM)}
+    picked.add(fragment[-_TRIGRAM:])
+    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in sorted(picked))
 
-    def lookup(fragment: str) -> Sequence[int] | None:
-        if len(fragment) < _TRIGRAM:
-            return None
-        pattern = "*" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in fragment) + "*"
-        statement = f"SELECT rowid FROM {NAMES_FTS} WHERE name_lower GLOB ? LIMIT ?"
-        found = list(conn.exec_driver_sql(statement, (pattern, cap + 1)).scalars())
-        return None if len(found) > cap else found
 
-    return lookup
+def trigram_matcher(fragment: str) -> ColumnElement[bool]:
+    """A :data:`NameMatcher` for SQLite: the ids holding the fragment's trigrams, from the trigram table in
+    one subquery (FTS5's own ``GLOB`` would re-read every candidate's text; the LIKE on the small rows is
+    cheaper). A fragment too short for trigrams gets the ids from one scan of the name index instead,
+    which reads the names in file order rather than every row in the sort's order."""
+    query = trigram_query(fragment)
+    if query is None:
+        scanned = index_users.alias("names_scanned")
+        pattern = f"%{_like_escape(fragment)}%"
+        holding = scanned.c.name_lower.like(pattern, escape="\\")
+        return index_users.c.id.in_(select(scanned.c.id).where(holding))
+    names = table(NAMES_FTS)
+    ids: Select[Any] = select(literal_column("rowid")).select_from(names)
+    return index_users.c.id.in_(ids.where(literal_column(NAMES_FTS).op("MATCH")(query)))
 
 
 def where_clauses(
-    filters: Filters, *, now: float | None = None, names: NameLookup | None = None
+    filters: Filters,
+    *,
+    now: float | None = None,
+    names: NameMatcher | None = None,
+    columns: Any = None,
+    text: bool = True,
 ) -> list[ColumnElement[bool]]:
-    """SQL conditions on ``index_users`` for ``filters`` (``names``: a fast name-fragment lookup)."""
-    c = index_users.c
+    """SQL conditions on ``index_users`` for ``filters`` (``names``: a fast name-fragment condition).
+
+    ``columns``: the same columns in a subquery (default: ``index_users``'); ``text=False`` leaves out
+    the text condition (see :func:`text_clause`).
+    """
+    c = index_users.c if columns is None else columns
     clauses: list[ColumnElement[bool]] = []
-    if filters.text is not None and filters.text.strip():
-        clauses.append(_text_clause(filters.text.strip(), names))
+    if text and filters.text is not None and filters.text.strip():
+        clauses.append(text_clause(filters.text, names, c))
     for name in _ROLE_FILTERS:
         wanted = getattr(filters, name)
         if wanted is not None:
@@ -149,8 +166,19 @@ def where_clauses(
     return clauses
 
 
-def _text_clause(query: str, names: NameLookup | None) -> ColumnElement[bool]:
-    c = index_users.c
+def fragment_of(filters: Filters) -> str | None:
+    """The lower-cased name fragment ``filters.text`` searches for (None: no text, or an alias)."""
+    query = (filters.text or "").strip()
+    if not query:
+        return None
+    _, sep, id_text = query.rpartition("#")
+    return None if sep and id_text.isascii() and id_text.isdigit() else query.lower()
+
+
+def text_clause(text: str, names: NameMatcher | None = None, columns: Any = None) -> ColumnElement[bool]:
+    """The condition for :attr:`Filters.text` on ``columns`` (default: ``index_users``')."""
+    c = index_users.c if columns is None else columns
+    query = text.strip()
     name, sep, id_text = query.rpartition("#")
     if sep and id_text.isascii() and id_text.isdigit():
         user_id = int(id_text)
@@ -158,17 +186,14 @@ def _text_clause(query: str, names: NameLookup | None) -> ColumnElement[bool]:
             return false()
         by_id = c.id == user_id
         return and_(by_id, c.name_lower == name.lower()) if name else by_id
-    fragment = _fragment_clause(query.lower(), names)
+    fragment = query.lower()
+    matched = c.name_lower.like(f"%{_like_escape(fragment)}%", escape="\\")
+    narrowed = names(fragment) if names is not None else None
+    if narrowed is not None:
+        matched = and_(narrowed, matched)
     if query.isascii() and query.isdigit() and int(query) <= MAX_USER_ID:
-        return or_(c.id == int(query), fragment)
-    return fragment
-
-
-def _fragment_clause(fragment: str, names: NameLookup | None) -> ColumnElement[bool]:
-    ids = names(fragment) if names is not None else None
-    if ids is not None:
-        return index_users.c.id.in_(ids) if ids else false()
-    return index_users.c.name_lower.like(f"%{_like_escape(fragment)}%", escape="\\")
+        return or_(c.id == int(query), matched)
+    return matched
 
 
 def _like_escape(text: str) -> str:

@@ -32,16 +32,19 @@ from horde_users.moderation.details import DetailsReport, fetch_details
 from horde_users.moderation.errors import DatabaseError
 from horde_users.moderation.export import ExportFormat, write_users
 from horde_users.moderation.filters import (
-    FRAGMENT_ID_CAP,
     FilterError,
     Filters,
     SortKey,
-    name_lookup,
+    fragment_of,
     order_by,
     parse_age,
+    text_clause,
+    trigram_matcher,
+    trigram_query,
     where_clauses,
 )
 from horde_users.moderation.index_tables import (
+    NAMES_FTS,
     create_index_tables,
     index_sync_runs,
     index_user_views,
@@ -157,8 +160,12 @@ class UserIndex:
     sentence) when the database fails, and :class:`FilterError` for unusable filter values.
     """
 
-    fragment_id_cap: int = FRAGMENT_ID_CAP
-    """Name fragments with at most this many trigram matches are looked up by id (SQLite)."""
+    fragment_cap: int = 5000
+    """SQLite: a name fragment held by at most this many users (by the trigram table) is answered by
+    looking those users up; a more common one first by a walk of the sort order (see ``fragment_walk``)."""
+    fragment_walk: int = 2000
+    """SQLite: how many users in sort order a search for a common fragment looks at before it falls back
+    to looking up every user the trigram table gives (only searches that want fewer users than this)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -241,6 +248,13 @@ class UserIndex:
             names = ", ".join(key.value for key in SortKey)
             raise FilterError(f"unknown sort {sort!r}: choose one of {names}") from None
         with _database_errors(), self.engine.connect() as conn:
+            if filters is not None and limit is not None and self._walks_first(conn, filters, limit, offset):
+                found = self._walk(conn, filters, chosen, reverse, offset + limit)
+                if found is not None:  # the first matches in sort order: the answer
+                    ids = found[offset:]
+                    walked = self._query(conn, None, chosen, reverse, None, 0, ids=ids)
+                    yield from (IndexedUser(*row) for row in conn.execute(walked))
+                    return
             query = self._query(conn, filters, chosen, reverse, limit, offset)
             result = conn.execution_options(yield_per=_EXPORT_BATCH).execute(query)
             for row in result:
@@ -254,12 +268,17 @@ class UserIndex:
         reverse: bool,
         limit: int | None,
         offset: int,
+        ids: list[int] | None = None,
     ) -> Any:
-        """Choose the page of users on the small rows first, then join their JSON to just that page."""
+        """Choose the page of users on the small rows first, then join their JSON to just that page.
+
+        ``ids``: the users already chosen (``filters`` then ignored).
+        """
         views = index_user_views.c
+        where = self._where(conn, filters) if ids is None else [index_users.c.id.in_(ids)]
         picked = (
             select(*(index_users.c[name] for name in _ROW_FIELDS), index_users.c.name_lower)
-            .where(*self._where(conn, filters))
+            .where(*where)
             .order_by(*order_by(sort, reverse))
             .offset(offset or None)
             .limit(limit)
@@ -276,9 +295,53 @@ class UserIndex:
             .order_by(*order_by(sort, reverse, picked.c))
         )
 
+    def _walk(
+        self, conn: Connection, filters: Filters, sort: SortKey, reverse: bool, wanted: int
+    ) -> list[int] | None:
+        """The ids of the first ``wanted`` users matching ``filters`` in sort order, found by walking at
+        most :attr:`fragment_walk` users that meet the other filters; None when those hold too few.
+
+        The text is matched in SQL, row by row, and the walk stops at the ``wanted``-th match.
+        """
+        c = index_users.c
+        hit = text_clause(filters.text or "", None).label("hit")
+        steps = (
+            select(c.id, hit)
+            .where(*where_clauses(filters, text=False))
+            .order_by(*order_by(sort, reverse))
+            .limit(self.fragment_walk)
+        )
+        found: list[int] = []
+        result = conn.execute(steps)
+        try:
+            for user_id, matched in result:
+                if matched:
+                    found.append(int(user_id))
+                    if len(found) == wanted:
+                        return found
+        finally:
+            result.close()
+        return None
+
     def _where(self, conn: Connection, filters: Filters | None) -> list[Any]:
-        names = name_lookup(conn, self.fragment_id_cap) if uses_fts(conn) else None
-        return where_clauses(filters or Filters(), names=names)
+        return where_clauses(filters or Filters(), names=trigram_matcher if uses_fts(conn) else None)
+
+    def _walks_first(self, conn: Connection, filters: Filters | None, limit: int | None, offset: int) -> bool:
+        """Whether to try the bounded walk of the sort order before the trigram table (SQLite): for a
+        limited search for a fragment too short for trigrams or too common to look its users up."""
+        if filters is None or limit is None or limit <= 0 or limit + offset > self.fragment_walk:
+            return False
+        fragment = fragment_of(filters)
+        if fragment is None or not uses_fts(conn):
+            return False
+        query = trigram_query(fragment)
+        if query is None:
+            return True
+        candidates = conn.exec_driver_sql(
+            f"SELECT count(*) FROM (SELECT rowid FROM {NAMES_FTS} WHERE {NAMES_FTS} MATCH ? LIMIT ?)",
+            (query, self.fragment_cap + 1),
+        ).scalar_one()
+        return int(candidates) > self.fragment_cap
 
     def get(self, user_id: int) -> IndexedUser | None:
         """One indexed user by id (gone ones included), or None."""

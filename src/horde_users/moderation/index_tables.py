@@ -3,7 +3,8 @@
 Times are UTC Unix seconds (floats), so age filters are plain number comparisons on every database.
 The JSON views live in ``index_user_views`` (the list's public view, and the moderator's view when
 fetched), so the rows that searches scan and sort stay small.
-On SQLite a trigram FTS5 table (:data:`NAMES_FTS`) mirrors ``name_lower`` for fast fragment search.
+On SQLite a trigram FTS5 table (:data:`NAMES_FTS`) mirrors ``name_lower`` for fast fragment search; on
+PostgreSQL a ``pg_trgm`` GIN index (:data:`NAMES_TRIGRAM_INDEX`) does, when the extension can be created.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
-from horde_users.moderation.database import ensure_tables, metadata
+from horde_users.moderation.database import _CREATE_LOCK, ensure_tables, metadata
 
 ROLE_COLUMNS = (
     "moderator",
@@ -40,10 +42,14 @@ ROLE_COLUMNS = (
 NAMES_FTS = "index_user_names"
 """SQLite only: the FTS5 trigram table over ``index_users.name_lower`` (rowid = user id)."""
 
+_USER_ID = BigInteger().with_variant(Integer, "sqlite")
+"""A user id; on SQLite an ``INTEGER PRIMARY KEY``, the table's rowid itself (no separate key index:
+one B-tree fewer to write, one lookup fewer to read, and the same number as the trigram table's rowid)."""
+
 index_users = Table(
     "index_users",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", _USER_ID, primary_key=True, autoincrement=False),
     Column("username", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("name_lower", Text, nullable=False),
@@ -88,7 +94,7 @@ Index(
 index_user_views = Table(
     "index_user_views",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", _USER_ID, primary_key=True, autoincrement=False),
     Column("public_json", Text, nullable=False),
     Column("details_json", Text),
     Column("details_at", Float),
@@ -114,6 +120,8 @@ index_sync_runs = Table(
 def create_index_tables(engine: Engine) -> None:
     """Create the index's tables (and, on SQLite, the trigram name table) when missing."""
     ensure_tables(engine, index_users, index_user_views, index_sync_runs)
+    if engine.dialect.name == "postgresql":
+        postgres_trigram_index(engine)
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:
             conn.execute(
@@ -122,6 +130,43 @@ def create_index_tables(engine: Engine) -> None:
                     "USING fts5(name_lower, tokenize='trigram case_sensitive 1', detail='none')"
                 )
             )
+
+
+NAMES_TRIGRAM_INDEX = "ix_index_users_name_trgm"
+"""PostgreSQL only: the GIN trigram index (``pg_trgm``) over ``index_users.name_lower``."""
+
+_EXTENSION_SCHEMA = text(
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+    "WHERE e.extname = 'pg_trgm'"
+)
+
+
+def postgres_trigram_index(engine: Engine) -> bool:
+    """On PostgreSQL, index ``name_lower`` by trigrams so ``LIKE '%fragment%'`` need not read every row.
+
+    Needs the ``pg_trgm`` extension: it is created when missing (PostgreSQL 13 and later let any user
+    with ``CREATE`` on the database do so). When it cannot be created, or its schema is not usable,
+    nothing changes and fragments are matched by scanning the table; returns whether the index exists.
+    """
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT to_regclass(:name)"), {"name": NAMES_TRIGRAM_INDEX}).scalar():
+                return True
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+            schema = conn.execute(_EXTENSION_SCHEMA).scalar()
+            if schema is None:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                schema = conn.execute(_EXTENSION_SCHEMA).scalar_one()
+            quoted = conn.dialect.identifier_preparer.quote_identifier(str(schema))
+            conn.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS {NAMES_TRIGRAM_INDEX} "
+                    f"ON index_users USING gin (name_lower {quoted}.gin_trgm_ops)"
+                )
+            )
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 def uses_fts(conn: Connection | Engine) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from horde_users.moderation.changes import Actor, send_change, view_data
 from horde_users.moderation.errors import ModerationError
 from horde_users.moderation.journal import Action, Journal, JournalEntry
-from horde_users.roles import Role, roles_needed
+from horde_users.roles import OPERATIONS, Role, roles_needed
 
 if TYPE_CHECKING:
     from horde_users.client import HordeUsers
@@ -40,22 +40,9 @@ NOT_UNDOABLE: dict[str, str] = {
 }
 """Fields whose change cannot be reversed, and why."""
 
-ABSOLUTE_FIELDS = (
-    "moderator",
-    "concurrency",
-    "worker_invited",
-    "trusted",
-    "flagged",
-    "customizer",
-    "vpn",
-    "service",
-    "education",
-    "special",
-    "admin_comment",
-    "username",
-    "contact",
-)
-"""Fields that set a value the view shows under the same name (``username`` as ``name#id``)."""
+ABSOLUTE_FIELDS = tuple(op.member for op in OPERATIONS if op.repeatable and op.member not in NOT_UNDOABLE)
+"""Fields that set a value the view shows under the same name (``username`` as ``name#id``), in the
+server's order."""
 
 
 class UndoRefused(ModerationError):

@@ -1,0 +1,220 @@
+"""The async client's fast transport: one attempt over aiohttp, behaving exactly like the httpx one.
+
+httpx's ``AsyncClient`` costs several times more per call than the request itself on a fast network
+(its pool and anyio layers); aiohttp does the same work in a fraction of it. Everything the client
+decides stays in the core: this module only sends ``call.request`` as built, turns aiohttp's answer
+into the ``httpx.Response`` head the core reads, and turns aiohttp's failures into the ``httpx``
+exceptions the core sorts (sent or not, timeout or dropped), so retries, errors and redaction are the
+same whichever transport carries the call. aiohttp runs on asyncio only; ``AutoTransport`` falls back
+to httpx elsewhere (trio) and when aiohttp is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from typing import TYPE_CHECKING, Literal
+
+import httpx
+
+from horde_users import _core
+from horde_users._extras import install_command
+from horde_users._transport import AsyncHttpxTransport, AsyncTransport, Decide, Exchange
+from horde_users.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["AiohttpTransport", "AutoTransport", "HttpBackend", "aiohttp_installed", "async_transport"]
+
+HttpBackend = Literal["auto", "aiohttp", "httpx"]
+
+# Headers aiohttp would add that httpx does not send for a prepared request: the server sees the same.
+_SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding"})
+# Set by aiohttp from the URL and the body.
+_OWN_HEADERS = frozenset({b"host", b"content-length"})
+
+
+def aiohttp_installed() -> bool:
+    """Whether aiohttp can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("aiohttp") is not None
+    except ImportError:  # an import hook that refuses it
+        return False
+
+
+def async_transport(
+    http_client: httpx.AsyncClient | None, timeout: float | httpx.Timeout | None, backend: str
+) -> AsyncTransport:
+    """The transport for ``AsyncHordeUsers(http_client=..., http_backend=backend)``."""
+    if backend not in ("auto", "aiohttp", "httpx"):
+        raise InvalidRequestError("http_backend must be 'auto', 'aiohttp' or 'httpx'")
+    if http_client is not None:
+        if backend == "aiohttp":
+            raise InvalidRequestError("http_client is an httpx.AsyncClient: leave http_backend at 'auto'")
+        return AsyncHttpxTransport(http_client, timeout)
+    if backend == "httpx":
+        return AsyncHttpxTransport(None, timeout)
+    if backend == "aiohttp":
+        if not aiohttp_installed():
+            raise InvalidRequestError(f"http_backend='aiohttp' needs aiohttp: {install_command('fast')}")
+        return AiohttpTransport()
+    return AutoTransport(timeout)
+
+
+class AutoTransport:
+    """aiohttp when it is installed and the loop is asyncio's, else httpx; chosen at the first call."""
+
+    def __init__(self, timeout: float | httpx.Timeout | None) -> None:
+        self._timeout = timeout
+        self._chosen: AsyncTransport | None = None
+
+    @property
+    def chosen(self) -> AsyncTransport | None:
+        """The transport in use (None before the first call)."""
+        return self._chosen
+
+    async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
+        if self._chosen is None:
+            self._chosen = AiohttpTransport() if _on_asyncio() and aiohttp_installed() else None
+            if self._chosen is None:
+                self._chosen = AsyncHttpxTransport(None, self._timeout)
+        return await self._chosen.exchange(call, started, decide)
+
+    async def close(self) -> None:
+        if self._chosen is not None:
+            await self._chosen.close()
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class AiohttpTransport:
+    """One attempt over an aiohttp session opened at the first call (in the running loop)."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        # The same certificates and connection reuse as httpx's defaults, and no cookies: httpx sends
+        # none with a prepared request. No trust_env: it reads ~/.netrc in a thread on every request
+        # (httpx never reads it); the proxy from the environment is found once per URL instead.
+        connector = aiohttp.TCPConnector(ssl=httpx.create_ssl_context(), limit=100)
+        session = aiohttp.ClientSession(
+            connector=connector, skip_auto_headers=_SKIP_AUTO_HEADERS, cookie_jar=aiohttp.DummyCookieJar()
+        )
+        # aiohttp silently sends a GET, PUT or DELETE again when the connection drops: a kudos PUT or a
+        # DELETE must never be repeated, and when to retry is the core's decision. Off, as aiohttp's own
+        # test client does (the switch has no public name).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        self._session = session
+        return session
+
+    def _timeout_of(self, call: _core.Call) -> aiohttp.ClientTimeout:
+        """httpx's timeouts as aiohttp's: connect and pool bound connecting, read bounds each read."""
+        import aiohttp
+
+        values = call.request.extensions.get("timeout") or {}
+        key = (values.get("connect"), values.get("read"), values.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            connect, read, pool = key
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=None if connect is None or pool is None else connect + pool,
+                sock_connect=connect,
+                sock_read=read,
+            )
+            self._timeouts[key] = timeout
+        return timeout
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            import urllib.request
+
+            proxy = urllib.request.getproxies().get(url.scheme)
+            self._proxies[key] = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
+        return self._proxies[key]
+
+    async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
+        import aiohttp
+
+        session = self._session or self._open()
+        request = call.request
+        # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            if k.lower() not in _OWN_HEADERS
+        ]
+        try:
+            answer = await session.request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=self._timeout_of(call),
+                proxy=self._proxy_for(request.url),
+            )
+            read = False
+            try:
+                response = httpx.Response(answer.status, headers=answer.raw_headers, request=request)
+                decision = decide(response)
+                if decision.retry:
+                    return response, decision, b""
+                reader = _core.BodyReader(call, response, started=started)
+                async for chunk in answer.content.iter_any():
+                    reader.add(chunk)
+                read = True
+                return response, decision, reader.body
+            finally:
+                # Unread, the connection is dropped at once: aiohttp's context manager would instead
+                # wait for the rest of the body, however slowly it comes (past the deadline).
+                if read:
+                    answer.release()
+                else:
+                    answer.close()
+                    await asyncio.sleep(0)  # asyncio closes the socket at its next turn: let it, now
+        except aiohttp.ClientError as exc:
+            raise _as_httpx_error(exc, request) from exc
+        except asyncio.TimeoutError as exc:  # waiting for a free connection (the pool's limit)
+            raise httpx.PoolTimeout("timed out waiting for a connection", request=request) from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.RequestError:
+    """The httpx exception for aiohttp's: the core tells a failure before sending from one after."""
+    import aiohttp
+
+    message = str(exc) or type(exc).__name__
+    error: httpx.RequestError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        error = httpx.ConnectTimeout(message, request=request)
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
+        error = httpx.ReadTimeout(message, request=request)
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        error = httpx.ConnectError(message, request=request)
+    elif isinstance(exc, aiohttp.InvalidURL):
+        error = httpx.UnsupportedProtocol(message, request=request)
+    elif isinstance(exc, aiohttp.ClientOSError):
+        error = httpx.ReadError(message, request=request)
+    else:  # disconnected, a broken body or status line
+        error = httpx.RemoteProtocolError(message, request=request)
+    return error
