@@ -228,7 +228,7 @@ def render_console(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
         [
             "Console pages p95 ≤ 100 ms on 1,000,000 users",
             f"slowest page p95 {worst:.1f} ms on {r['users']:,} users",
-            "✅ met" if met else "❌ missed",
+            "met" if met else "**missed**",
         ]
     )
     return [

@@ -332,8 +332,8 @@ def render_moderation(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
     slowest = min(v["users_per_s"] for v in ingest.values())
     find = r["find"]
     sync = r["sync"]
-    ok = "✅ met"
-    missed = "❌ missed"
+    ok = "met"
+    missed = "**missed**"
     targets.append(
         [
             "Index ingest ≥ 20,000 users/s",
