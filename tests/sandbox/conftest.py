@@ -7,11 +7,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from horde_users.sandbox import Sandbox, SeededUser
+
+if TYPE_CHECKING:
+    import sqlalchemy
 
 PG_ENV = "HORDE_USERS_TEST_POSTGRES_URL"
 
@@ -90,6 +94,7 @@ def postgres_schema_url(prefix: str) -> Iterator[str]:
 
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = sqlalchemy.create_engine(base)
+    _extensions_in_public(engine)
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in base else "?"
@@ -98,6 +103,51 @@ def postgres_schema_url(prefix: str) -> Iterator[str]:
     finally:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _extensions_in_public(engine: sqlalchemy.Engine) -> None:
+    """Put ``pg_trgm`` in ``public`` before any throwaway schema exists.
+
+    Code under test creates the extension in its current schema when it is missing; if that were a
+    throwaway schema, dropping it (``CASCADE``) would take other tests' trigram indexes with it, and
+    deadlock with the tests still writing to them.
+    """
+    import sqlalchemy
+
+    where = sqlalchemy.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text("SELECT pg_advisory_xact_lock(hashtext('horde-users tests: extensions'))")
+        )
+        schema = conn.execute(where).scalar()
+        if schema is None:
+            conn.execute(sqlalchemy.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+        elif schema != "public":
+            conn.execute(sqlalchemy.text("ALTER EXTENSION pg_trgm SET SCHEMA public"))
+
+
+@contextlib.contextmanager
+def postgres_database_url(prefix: str) -> Iterator[str]:
+    """A PostgreSQL URL of a fresh database (no extensions), dropped afterwards (skips without PG)."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set")
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
 
 
