@@ -164,8 +164,19 @@ def store_page(
 ) -> None:
     """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
     rows = _rows(users, checkpoint.run_id, now)
-    stored = len(rows)
-    moved = (next_page, checkpoint.pages_done + 1, checkpoint.users_seen + stored, checkpoint.run_id)
+    _move(checkpoint, next_page, len(rows))
+    _write_pages(conn, rows, checkpoint)
+
+
+def _move(checkpoint: Checkpoint, next_page: int, stored: int) -> None:
+    checkpoint.next_page = next_page
+    checkpoint.pages_done += 1
+    checkpoint.users_seen += stored
+
+
+def _write_pages(conn: Connection, rows: Sequence[Row], checkpoint: Checkpoint) -> None:
+    """Write ``rows`` and set the stored checkpoint to ``checkpoint``, in ``conn``'s transaction."""
+    moved = (checkpoint.next_page, checkpoint.pages_done, checkpoint.users_seen, checkpoint.run_id)
     if uses_fts(conn):
         with _driver_cursor(conn) as cursor:
             if rows:
@@ -175,16 +186,15 @@ def store_page(
         if rows:
             _generic_upsert(conn, rows)
         conn.execute(_MOVE_CHECKPOINT, dict(zip(("next", "pages", "users", "run"), moved, strict=True)))
-    checkpoint.next_page = next_page
-    checkpoint.pages_done += 1
-    checkpoint.users_seen += stored
 
 
 class PageWriter:
     """Stores pages with their checkpoint, committing at least every ``commit_every`` seconds.
 
     At a server's pace (a page every 0.7 s) every page is its own transaction; when pages arrive
-    faster (a local sandbox, a benchmark) several share one, so commits do not set the speed. A crash
+    faster (a local sandbox, a benchmark) several share one, so commits do not set the speed. The
+    pages of one transaction are written together when it commits (a few statements for all their
+    users rather than a few per page); nothing is visible before the commit either way. A crash
     loses only uncommitted pages, and the checkpoint in the database never runs ahead of the users.
     """
 
@@ -192,25 +202,28 @@ class PageWriter:
         self.conn = conn
         self.checkpoint = checkpoint
         self.commit_every = commit_every
-        self._transaction: Any = None
+        self._pending: list[Row] | None = None
         self._opened = 0.0
 
     def add(self, users: Iterable[UserDetailsResponse], *, next_page: int, now: float, last: bool) -> bool:
         """Store one page; returns True when it (and any before it) is committed."""
-        if self._transaction is None:
-            self._transaction = self.conn.begin()
+        if self._pending is None:
+            self._pending = []
             self._opened = time.monotonic()
-        store_page(self.conn, self.checkpoint, users, next_page=next_page, now=now)
+        rows = _rows(users, self.checkpoint.run_id, now)
+        self._pending.extend(rows)
+        _move(self.checkpoint, next_page, len(rows))
         if last or time.monotonic() - self._opened >= self.commit_every:
             self.commit()
             return True
         return False
 
     def commit(self) -> None:
-        """Commit the pages stored so far."""
-        if self._transaction is not None:
-            self._transaction.commit()
-            self._transaction = None
+        """Write and commit the pages added so far."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            with self.conn.begin():
+                _write_pages(self.conn, pending, self.checkpoint)
 
 
 @contextmanager
@@ -274,17 +287,29 @@ def _build_upsert(conn: Connection, table: Any, updated: Sequence[str]) -> Any:
 
 
 def _mirror_names(cursor: Any, names: Sequence[tuple[int, str]]) -> None:
-    """Keep the trigram table in step: only new users and renamed ones are written."""
-    marks = ", ".join("?" * len(names))
-    cursor.execute(f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", [i for i, _ in names])
-    known: dict[int, str] = dict(cursor.fetchall())
-    changed = [(user_id, name) for user_id, name in names if known.get(user_id) != name]
+    """Keep the trigram table in step: only new users and renamed ones are written.
+
+    A user listed twice in one batch (the list shifted between two of its pages) is written once, with
+    the last name seen, as the users' upsert leaves it."""
+    latest = dict(names)
+    ids = list(latest)
+    known: dict[int, str] = {}
+    for start in range(0, len(ids), _IDS_PER_SELECT):
+        chunk = ids[start : start + _IDS_PER_SELECT]
+        marks = ", ".join("?" * len(chunk))
+        cursor.execute(f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", chunk)
+        known.update(cursor.fetchall())
+    changed = [(user_id, name) for user_id, name in latest.items() if known.get(user_id) != name]
     if not changed:
         return
     renamed = [(user_id,) for user_id, _ in changed if user_id in known]
     if renamed:
         cursor.executemany(f"DELETE FROM {NAMES_FTS} WHERE rowid = ?", renamed)
     cursor.executemany(f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)", changed)
+
+
+_IDS_PER_SELECT = 500
+"""Ids looked up per statement: well under SQLite's limit on bound parameters (999 before 3.32)."""
 
 
 def mark_gone(conn: Connection, run_id: int, now: float) -> int:
