@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from horde_users._extras import require
+from horde_users._sqlite_files import create_private_file, sqlite_url
 
 require("moderation")
 
@@ -39,7 +40,7 @@ def resolve_database_url(explicit: str | None = None) -> str:
     """``explicit``, else ``HORDE_USERS_DATABASE``, else the default file; a path becomes a SQLite URL."""
     value = explicit or os.environ.get(DATABASE_ENV) or str(default_database_path())
     if "://" not in value:
-        return f"sqlite:///{Path(value).expanduser().resolve()}"
+        return sqlite_url(value)
     return value
 
 
@@ -96,8 +97,7 @@ def ensure_tables(engine: Engine, *tables: Table) -> None:
 def _prepare_sqlite_file(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
+        create_private_file(path)
     except OSError as error:
         raise DatabaseError(f"cannot write the database file {path}: {error.strerror}") from error
 

@@ -9,7 +9,6 @@ without blocking; a lock that stays taken raises :class:`StoreBusyError` (the ap
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from horde_users._sqlite_files import create_private_file, sqlite_url
 from horde_users.sandbox.schema import metadata
 
 _WRITE = "horde_write"  # Connection.info key: the transaction being begun writes
@@ -46,15 +46,7 @@ def database_url(database: str | Path | None) -> str:
     text_db = str(database)
     if "://" in text_db:
         return text_db
-    return f"sqlite:///{Path(text_db).expanduser().resolve()}"
-
-
-def _create_private_file(path: Path) -> None:
-    """Create a new SQLite file readable by its owner only (it holds proxy passkeys); SQLite gives its
-    ``-wal`` and ``-shm`` files the same mode. An existing file is left as it is, and a missing
-    directory is reported by SQLite as before."""
-    with contextlib.suppress(FileExistsError, FileNotFoundError):
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    return sqlite_url(text_db)
 
 
 class Database:
@@ -68,7 +60,9 @@ class Database:
         self._is_sqlite = self.dialect == "sqlite"
         self._memory = self._is_sqlite and parsed.database in (None, "", ":memory:")
         if self._is_sqlite and not self._memory and not parsed.query.get("uri"):
-            _create_private_file(Path(str(parsed.database)))
+            # an existing file keeps its mode; a missing directory is reported by SQLite as before
+            with contextlib.suppress(FileNotFoundError):
+                create_private_file(Path(str(parsed.database)))
         # An in-memory database is one shared connection, so its transactions are serialised here.
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._memory else contextlib.nullcontext()
