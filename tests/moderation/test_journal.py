@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from horde_users.client import HordeUsers
+from horde_users.errors import InvalidRequestError
 from horde_users.moderation.changes import (
     ReasonRequired,
     apply_change,
@@ -78,6 +79,26 @@ def test_a_reason_is_required_for_another_account_and_nothing_is_sent(
     with staff.client(target) as own:  # one's own account needs no reason
         entry = apply_change(own, journal, target.id, {"contact": "me@example.org"}, reason=None)
     assert entry.outcome == "done" and entry.reason is None and entry.actor == target.alias
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"kudos": "lots"}, "kudos"),
+        ({"trusted": True, "nonsense": 1}, "nonsense"),
+        ({}, "at least one field"),
+    ],
+)
+def test_an_invalid_change_is_an_invalid_request_and_nothing_is_sent_or_journaled(
+    staff: Staff, boss: HordeUsers, journal: Journal, changes: dict[str, object], problem: str
+) -> None:
+    target = staff.user(kudos=100)
+    with pytest.raises(InvalidRequestError, match=problem) as caught:
+        apply_change(boss, journal, target.id, changes, reason="a test")
+    assert isinstance(caught.value, ValueError)
+    assert journal.list() == []
+    view = boss.get_user(target.id)
+    assert (view.kudos, view.trusted) == (100, False)
 
 
 def test_a_refusal_is_journaled_with_its_rc_status_and_message(staff: Staff, journal: Journal) -> None:

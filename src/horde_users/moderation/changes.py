@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from horde_users.errors import HordeError
+from horde_users._core import invalid_request
+from horde_users.errors import HordeError, InvalidRequestError
 from horde_users.models.users import DeleteUserResponse, ModifyUser, ModifyUserResponse, UserDetailsResponse
 from horde_users.moderation.errors import ModerationError
 from horde_users.moderation.journal import Action, Journal, JournalEntry, Outcome
@@ -106,18 +107,16 @@ def send_change(
 ) -> ChangeResult:
     """Send one change, journaled; the result holds the completed entry and the reply or error.
 
-    Raises before anything is sent (and before anything is journaled): pydantic's ``ValidationError``
-    for invalid changes, :class:`ReasonRequired`, the client's error when the actor or the target
-    cannot be read, :class:`DatabaseError` when the journal cannot be written. A refusal or an
-    unknown outcome is not raised here: it is in the result (``error``) and in the entry.
+    Raises before anything is sent (and before anything is journaled): ``InvalidRequestError`` (a
+    ``ValueError``) for invalid or empty changes, :class:`ReasonRequired`, the client's error when
+    the actor or the target cannot be read, :class:`DatabaseError` when the journal cannot be
+    written. A refusal or an unknown outcome is not raised here: it is in the result (``error``)
+    and in the entry.
     """
     uid = int(user_id)
     body: dict[str, Any] = {}
     if action == "modify":
-        payload = changes if isinstance(changes, ModifyUser) else ModifyUser.model_validate(changes or {})
-        body = payload.get_changes()
-        if not body:
-            raise ValueError("a change needs at least one field")
+        body = _modify_body(changes)
     elif action == "undelete":
         body = {"undelete": True}
     actor = actor or Actor.of(client)
@@ -152,6 +151,18 @@ def send_change(
     finally:
         done = journal.complete(entry.id, "done", reply=view_data(reply), after=after)
     return ChangeResult(done, reply=reply)
+
+
+def _modify_body(changes: ModifyUser | dict[str, Any] | None) -> dict[str, Any]:
+    """The PUT body of ``changes``; ``InvalidRequestError`` naming each problem, or when it is empty."""
+    try:
+        payload = changes if isinstance(changes, ModifyUser) else ModifyUser.model_validate(changes or {})
+    except ValidationError as error:
+        raise invalid_request(error) from error
+    body = payload.get_changes()
+    if not body:
+        raise InvalidRequestError("a change needs at least one field")
+    return body
 
 
 def _read_after(client: HordeUsers, uid: int) -> dict[str, Any] | None:
