@@ -115,13 +115,16 @@ def _server(
 
 
 def _bind(config: uvicorn.Config) -> socket.socket:
-    """Bind the listening socket with TCP_NODELAY, which accepted sockets inherit.
+    """Bind the listening socket with TCP_NODELAY, which accepted sockets inherit, and listen.
 
     uvicorn creates it with protocol 0, so asyncio never sets TCP_NODELAY and every response waits
     on Nagle's algorithm and a delayed ACK (about 50 ms instead of 2 ms per request).
     """
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Listening from here on, so that a client told the URL is queued until the server accepts instead
+    # of refused (uvicorn only listens once its loop has started).
+    sock.listen(config.backlog)
     return sock
 
 
