@@ -214,6 +214,15 @@ def run_database(
     return out
 
 
+def http_parser() -> str:
+    """What the sandbox parses requests with here (what ``horde-users sandbox serve`` picks)."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools (h11 for the requests it does not read alike)"
+
+
 def postgres_bench_url(url: str) -> str:
     """``url`` with its tables in a schema of their own (``horde_bench``), away from the tests' tables."""
     from sqlalchemy import create_engine, text
@@ -246,6 +255,7 @@ def main() -> None:
         "users": USERS,
         "duration_s": duration,
         "load_tool": "wrk" if have_wrk() else "python-asyncio (bench/loadgen.py)",
+        "http_parser": http_parser(),
         "databases": {},
     }
     real = RealServer.from_env()

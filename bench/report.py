@@ -313,8 +313,9 @@ def _sandbox(r: dict[str, Any], targets: list[list[str]]) -> list[str]:
         "`GET /v2/users/{id}`: anonymous, ids cycling over the table; `GET /v2/users?page=N`: pages 1-40; "
         "`GET /v2/find_user`: 100 users' keys; `PUT /v2/users/{id}`: the admin adds 1 kudos, ids cycling. "
         "*cores* is the CPU time of the server processes per wall second (the load generator shares "
-        "the same 2 cores). The heartbeat, which touches no database, shows what uvicorn and "
-        "the app's edge alone allow on this machine. Reference: the real AI Horde server on this kind of "
+        "the same 2 cores). The heartbeat, which touches no database, shows what uvicorn "
+        f"(HTTP parser: {r.get('http_parser', 'h11')}) and the app's edge alone allow on this machine. "
+        "Reference: the real AI Horde server on this kind of "
         "machine, 8 connections: "
         + ", ".join(f"{k} {v:.0f}/s" for k, v in REAL_SERVER_RPS.items())
         + "; the targets are "
