@@ -8,6 +8,15 @@ bench/loadgen.py). Servers: the shipped command (``horde-users sandbox serve``, 
 ``create_app`` under uvicorn with two worker processes sharing the database (see
 bench/sandbox_proc.py). SQLite always; PostgreSQL too when
 HORDE_USERS_TEST_POSTGRES_URL is set.
+
+Side by side with a live real server (else the report compares with recorded figures): set
+``HORDE_USERS_BENCH_REAL_SERVER`` to its base URL (ending in ``/api``, rate limits off), and for the
+endpoints that need them ``HORDE_USERS_BENCH_REAL_USER_IDS`` (ids of its users, ``1-1000`` or
+``1,5,9``), ``HORDE_USERS_BENCH_REAL_KEYS`` (comma-separated API keys of its users, for find_user) and
+``HORDE_USERS_BENCH_REAL_ADMIN_KEY`` (an admin's key: PUT adds 1 kudos). Each endpoint is then loaded
+at 8 connections in alternating rounds, the sandbox's shipped command and the real server taking
+turns, and the report takes the ratio of the medians. An endpoint without its ids or keys keeps the
+recorded figure. Keys never reach the output.
 """
 
 from __future__ import annotations
@@ -15,11 +24,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from _common import section_args, write_result
 from loadgen import Request, have_wrk, run_load
@@ -32,30 +43,121 @@ SERVERS: dict[str, int | None] = {
     "create_app, 2 workers, TCP_NODELAY": 2,
 }
 CONCURRENCY = (1, 8, 32)
+SHIPPED = "horde-users sandbox serve"
+REAL_SERVER_ENV = "HORDE_USERS_BENCH_REAL_SERVER"
+REAL_IDS_ENV = "HORDE_USERS_BENCH_REAL_USER_IDS"
+REAL_KEYS_ENV = "HORDE_USERS_BENCH_REAL_KEYS"
+REAL_ADMIN_ENV = "HORDE_USERS_BENCH_REAL_ADMIN_KEY"
+SIDE_BY_SIDE_CONNECTIONS = 8
 AGENT = "horde-users-bench:1:local"
 BASE_HEADERS = {"Accept": "application/json", "Client-Agent": AGENT}
 
 
 def endpoint_requests(seeded: Seeded) -> dict[str, list[Request]]:
     ids = range(2, seeded.users + 1, 97)  # spread over the whole table
-    return {
-        "GET /v2/users/{id}": [("GET", f"/api/v2/users/{i}", BASE_HEADERS, None) for i in ids],
-        "GET /v2/users?page=N": [
-            ("GET", f"/api/v2/users?page={p}", BASE_HEADERS, None) for p in range(1, 41)
-        ],
-        "GET /v2/find_user": [
-            ("GET", "/api/v2/find_user", {**BASE_HEADERS, "apikey": key}, None) for key in seeded.user_keys
-        ],
-        "PUT /v2/users/{id}": [
+    return requests_for("/api", list(ids), seeded.user_keys, seeded.admin_key)
+
+
+def requests_for(
+    prefix: str, ids: list[int], keys: list[str], admin_key: str | None
+) -> dict[str, list[Request]]:
+    """Each endpoint's requests under ``prefix`` (``/api``); one without its ids or keys is left out."""
+    out: dict[str, list[Request]] = {}
+    if ids:
+        out["GET /v2/users/{id}"] = [("GET", f"{prefix}/v2/users/{i}", BASE_HEADERS, None) for i in ids]
+    out["GET /v2/users?page=N"] = [
+        ("GET", f"{prefix}/v2/users?page={p}", BASE_HEADERS, None) for p in range(1, 41)
+    ]
+    if keys:
+        out["GET /v2/find_user"] = [
+            ("GET", f"{prefix}/v2/find_user", {**BASE_HEADERS, "apikey": key}, None) for key in keys
+        ]
+    if ids and admin_key:
+        out["PUT /v2/users/{id}"] = [
             (
                 "PUT",
-                f"/api/v2/users/{i}",
-                {**BASE_HEADERS, "apikey": seeded.admin_key, "Content-Type": "application/json"},
+                f"{prefix}/v2/users/{i}",
+                {**BASE_HEADERS, "apikey": admin_key, "Content-Type": "application/json"},
                 json.dumps({"kudos": 1}),
             )
             for i in ids
-        ],
-    }
+        ]
+    return out
+
+
+class RealServer:
+    """A live real server from the environment (see the module docstring), or None when not set."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SystemExit(f"{REAL_SERVER_ENV} must be an http(s) URL ending in /api")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.shown = f"{parts.scheme}://{self.host}:{self.port}{parts.path.rstrip('/')}"  # no credentials
+        self.requests = requests_for(
+            parts.path.rstrip("/"), _ids(os.environ.get(REAL_IDS_ENV, "")), _keys(REAL_KEYS_ENV), _admin()
+        )
+
+    @classmethod
+    def from_env(cls) -> RealServer | None:
+        url = os.environ.get(REAL_SERVER_ENV, "").strip()
+        return cls(url) if url else None
+
+    def load(self, requests: list[Request], connections: int, duration: float) -> dict[str, Any]:
+        return run_load(self.host, self.port, requests, connections, duration, scheme=self.scheme)
+
+
+def _ids(text: str) -> list[int]:
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        out += list(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _keys(name: str) -> list[str]:
+    return [key.strip() for key in os.environ.get(name, "").split(",") if key.strip()]
+
+
+def _admin() -> str | None:
+    return os.environ.get(REAL_ADMIN_ENV, "").strip() or None
+
+
+def side_by_side(
+    server: Server, requests: dict[str, list[Request]], real: RealServer, duration: float, rounds: int
+) -> dict[str, Any]:
+    """Each endpoint the real server can take, loaded in alternating rounds with the sandbox."""
+    out: dict[str, Any] = {}
+    for name, real_batch in real.requests.items():
+        sandbox_rps: list[float] = []
+        real_rps: list[float] = []
+        errors = 0
+        for turn in range(rounds):
+            for side in ("sandbox", "real") if turn % 2 == 0 else ("real", "sandbox"):
+                if side == "sandbox":
+                    result = run_load(
+                        "127.0.0.1", server.port, requests[name], SIDE_BY_SIDE_CONNECTIONS, duration
+                    )
+                    sandbox_rps.append(result["rps"])
+                else:
+                    result = real.load(real_batch, SIDE_BY_SIDE_CONNECTIONS, duration)
+                    real_rps.append(result["rps"])
+                errors += result["non2xx"] + result["socket_errors"]
+        sandbox, real_median = statistics.median(sandbox_rps), statistics.median(real_rps)
+        out[name] = {
+            "sandbox_rps": sandbox_rps,
+            "real_rps": real_rps,
+            "ratio": sandbox / real_median if real_median else 0.0,
+            "errors": errors,
+        }
+        print(
+            f"sandbox: side by side {name}: sandbox {sandbox:.0f}/s, real {real_median:.0f}/s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return out
 
 
 def check(server: Server, requests: dict[str, list[Request]]) -> None:
@@ -94,7 +196,9 @@ def measure(server: Server, requests: dict[str, list[Request]], duration: float)
     return {"cells": cells, "heartbeat_c8": ceiling}
 
 
-def run_database(label: str, url: str, duration: float, workdir: Path) -> dict[str, Any]:
+def run_database(
+    label: str, url: str, duration: float, workdir: Path, real: RealServer | None, rounds: int
+) -> dict[str, Any]:
     started = time.perf_counter()
     seeded = seed(url, USERS)
     seed_s = time.perf_counter() - started
@@ -105,7 +209,18 @@ def run_database(label: str, url: str, duration: float, workdir: Path) -> dict[s
         with Server(url, workers=workers) as server:
             check(server, requests)
             out[config] = measure(server, requests, duration)
+            if real is not None and config == SHIPPED:
+                out[config]["side_by_side"] = side_by_side(server, requests, real, duration, rounds)
     return out
+
+
+def http_parser() -> str:
+    """What the sandbox parses requests with here (what ``horde-users sandbox serve`` picks)."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools (h11 for the requests it does not read alike)"
 
 
 def postgres_bench_url(url: str) -> str:
@@ -140,13 +255,18 @@ def main() -> None:
         "users": USERS,
         "duration_s": duration,
         "load_tool": "wrk" if have_wrk() else "python-asyncio (bench/loadgen.py)",
+        "http_parser": http_parser(),
         "databases": {},
     }
+    real = RealServer.from_env()
+    rounds = 2 if args.quick else 5
+    if real is not None:
+        results["real_server"] = {"url": real.shown, "rounds": rounds, "endpoints": list(real.requests)}
     for label, url in databases.items():
         try:
             if label == "PostgreSQL":
                 url = postgres_bench_url(url)
-            results["databases"][label] = run_database(label, url, duration, workdir)
+            results["databases"][label] = run_database(label, url, duration, workdir, real, rounds)
         except Exception as exc:  # one database failing must not lose the other's numbers
             print(f"sandbox: {label} failed: {exc!r}", file=sys.stderr, flush=True)
             results["databases"][label] = {"error": f"{type(exc).__name__}: {exc}"[:500]}

@@ -77,12 +77,18 @@ def have_wrk() -> bool:
 
 
 def run_wrk(
-    host: str, port: int, requests: list[Request], connections: int, duration: float
+    host: str,
+    port: int,
+    requests: list[Request],
+    connections: int,
+    duration: float,
+    *,
+    scheme: str = "http",
 ) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(wrk_script(requests))
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "-s", handle.name]
-    argv.append(f"http://{host}:{port}/")
+    argv.append(f"{scheme}://{host}:{port}/")
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False).stdout
     Path(handle.name).unlink()
     match = re.search(r"^WRKJSON (.*)$", out, re.MULTILINE)
@@ -126,10 +132,19 @@ def run_python(
 
 
 def run_load(
-    host: str, port: int, requests: list[Request], connections: int, duration: float
+    host: str,
+    port: int,
+    requests: list[Request],
+    connections: int,
+    duration: float,
+    *,
+    scheme: str = "http",
 ) -> dict[str, Any]:
+    """Load from wrk when installed, else from this script (plain HTTP only)."""
     if have_wrk():
-        return run_wrk(host, port, requests, connections, duration)
+        return run_wrk(host, port, requests, connections, duration, scheme=scheme)
+    if scheme != "http":
+        raise RuntimeError(f"the Python load generator speaks plain HTTP only, not {scheme}: install wrk")
     return run_python(host, port, requests, connections, duration)
 
 

@@ -15,6 +15,7 @@ prints it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -72,7 +73,12 @@ def find_python312() -> Path:
 
 def ensure_venv() -> None:
     """Create .venv-bench and install the comparison targets, unless the stamp says it is done."""
-    wanted = "\n".join([*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast,console]"])
+    # The project's declared dependencies are part of the stamp: a new one (httptools for the sandbox)
+    # reinstalls instead of being silently missing.
+    declared = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    wanted = "\n".join(
+        [*REQUIREMENTS, f"-e {REPO}[cli,sandbox,postgres,fast,console]", f"pyproject {declared}"]
+    )
     if BENCH_PY.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not BENCH_PY.exists():

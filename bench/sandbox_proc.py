@@ -158,6 +158,8 @@ def serve_workers(database: str, port: int, workers: int) -> None:
     import uvicorn
 
     from horde_users.sandbox import create_app
+    from horde_users.sandbox.connections import ConnectionGuard, ConnectionLimits
+    from horde_users.sandbox.server import _protocol
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,8 +175,8 @@ def serve_workers(database: str, port: int, workers: int) -> None:
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
-                loop="asyncio",
-                http="h11",
+                loop="auto",
+                http=_protocol(ConnectionGuard(ConnectionLimits())),
                 ws="none",
             )
             uvicorn.Server(config).run(sockets=[sock])

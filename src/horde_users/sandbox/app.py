@@ -32,6 +32,7 @@ from horde_users.sandbox import routes, rules, service, validation
 from horde_users.sandbox.clock import MovableClock
 from horde_users.sandbox.devtools import DevTools, TestDoubleMiddleware
 from horde_users.sandbox.domain import Clock, utcnow
+from horde_users.sandbox.hot_routes import HotHandler, HotRoutes, first_header
 from horde_users.sandbox.middleware import install_edge_middleware
 from horde_users.sandbox.render import UserRenderer, json_text, render_modify
 from horde_users.sandbox.rules import ApiError
@@ -120,32 +121,37 @@ def _store_work(handler: Callable[..., Response]) -> Callable[..., Awaitable[Res
     """A blocking route (with a ``request`` parameter) as ``async def``, run per ``ctx.inline``.
 
     A database that stays locked answers 503 and a failed statement 500 shape (d), here. FastAPI
-    reads the parameters through ``__wrapped__`` and awaits the wrapper.
+    reads the parameters through ``__wrapped__`` and awaits the wrapper; the hot routes
+    (:mod:`~horde_users.sandbox.hot_routes`) call ``__wrapped__`` through :func:`carry_out` too.
     """
 
     @functools.wraps(handler)
     async def route(**kwargs: Any) -> Response:
         request: Request = kwargs["request"]
-        ctx = _ctx(request)
-        try:
-            if ctx.inline:
-                return await _run_inline(ctx, handler, kwargs)
-            return await anyio.to_thread.run_sync(functools.partial(handler, **kwargs))
-        except StoreBusyError:
-            return _database_busy(ctx)
-        except SQLAlchemyError as exc:
-            return _database_fault(request, exc)
+        return await carry_out(request, functools.partial(handler, **kwargs))
 
     return route
 
 
-async def _run_inline(
-    ctx: SandboxContext, handler: Callable[..., Response], kwargs: dict[str, Any]
-) -> Response:
-    """Run ``handler`` on the event loop without ever waiting there for SQLite's lock.
+async def carry_out(request: Request, work: Callable[[], Response]) -> Response:
+    """Run a route's store work (``work``) per ``ctx.inline``; a locked database answers 503, a
+    failed statement 500 shape (d)."""
+    ctx = _ctx(request)
+    try:
+        if ctx.inline:
+            return await _run_inline(ctx, work)
+        return await anyio.to_thread.run_sync(work)
+    except StoreBusyError:
+        return _database_busy(ctx)
+    except SQLAlchemyError as exc:
+        return _database_fault(request, exc)
+
+
+async def _run_inline(ctx: SandboxContext, work: Callable[[], Response]) -> Response:
+    """Run ``work`` on the event loop without ever waiting there for SQLite's lock.
 
     Its transactions fail fast when another connection holds the lock; every request does its work in
-    one transaction, so the handler is simply run again after an asynchronous pause (the loop serves
+    one transaction, so the work is simply run again after an asynchronous pause (the loop serves
     other requests meanwhile), until ``ctx.lock_timeout`` has passed: then StoreBusyError.
     """
     store = ctx.store
@@ -154,7 +160,7 @@ async def _run_inline(
     while True:
         with store.fail_fast():
             try:
-                return handler(**kwargs)
+                return work()
             except StoreBusyError:
                 pass
         now = anyio.current_time()
@@ -229,7 +235,6 @@ def _responses(model: Any, *codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-@_store_work
 def list_users(
     request: Request,
     page: str | None = Query(None, description="Which page of results to return (integer, default 1)."),
@@ -247,7 +252,6 @@ def list_users(
     return HordeJSONResponse(RawJSON(ctx.renderer.page_json(found, ctx.now())))
 
 
-@_store_work
 def get_user(
     request: Request,
     user_id: str = Path(description=_USER_ID_DOC),
@@ -263,7 +267,6 @@ def get_user(
     return HordeJSONResponse(ctx.renderer.user(target, level, ctx.now()))
 
 
-@_store_work
 def modify_user(
     request: Request,
     user_id: str = Path(description=_USER_ID_DOC),
@@ -286,7 +289,6 @@ def modify_user(
     return HordeJSONResponse(render_modify(outcome))
 
 
-@_store_work
 def delete_user(
     request: Request,
     user_id: str = Path(description=_USER_ID_DOC),
@@ -301,7 +303,6 @@ def delete_user(
     return HordeJSONResponse({"message": "OK"})
 
 
-@_store_work
 def find_user(
     request: Request,
     apikey: str | None = Header(None, description="The API key or shared key to look up."),
@@ -317,7 +318,6 @@ def find_user(
     return HordeJSONResponse(ctx.renderer.user(user, level, ctx.now(), username=shown_name))
 
 
-@_store_work
 def create_test_user(request: Request, body: bytes = Depends(_raw_body)) -> Response:
     ctx = _ctx(request)
     if not ctx.test_user_enabled():
@@ -357,6 +357,46 @@ async def heartbeat() -> Response:
     return HordeJSONResponse({"message": "OK", "version": __version__})
 
 
+async def _hot_list_users(request: Request, _: str) -> Response:
+    query = request.query_params
+    return await carry_out(
+        request,
+        functools.partial(list_users, request, page=query.get("page"), sort=query.get("sort")),
+    )
+
+
+async def _hot_get_user(request: Request, user_id: str) -> Response:
+    apikey = first_header(request, b"apikey")
+    return await carry_out(request, functools.partial(get_user, request, user_id=user_id, apikey=apikey))
+
+
+async def _hot_modify_user(request: Request, user_id: str) -> Response:
+    apikey = first_header(request, b"apikey")
+    body = await request.body()
+    return await carry_out(
+        request, functools.partial(modify_user, request, user_id=user_id, apikey=apikey, body=body)
+    )
+
+
+async def _hot_find_user(request: Request, _: str) -> Response:
+    apikey = first_header(request, b"apikey")
+    return await carry_out(request, functools.partial(find_user, request, apikey=apikey))
+
+
+async def _hot_heartbeat(_request: Request, _: str) -> Response:
+    return await heartbeat()
+
+
+HOT_HANDLERS: dict[tuple[str, str], HotHandler] = {
+    ("users", "GET"): _hot_list_users,
+    ("user", "GET"): _hot_get_user,
+    ("user", "PUT"): _hot_modify_user,
+    ("find_user", "GET"): _hot_find_user,
+    ("heartbeat", "GET"): _hot_heartbeat,
+}
+"""The busiest endpoints, called without FastAPI (:mod:`~horde_users.sandbox.hot_routes`)."""
+
+
 def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, Any]]]:
     """Each route's endpoint and OpenAPI options by ``(route name, method)`` (the models load here)."""
     from horde_users.models import (
@@ -368,7 +408,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
 
     return {
         ("users", "GET"): (
-            list_users,
+            _store_work(list_users),
             {
                 "summary": "List users (25 per page, public view)",
                 "responses": _responses(ListUsersDetailsResponse, 400, 429),
@@ -376,7 +416,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
             },
         ),
         ("user", "GET"): (
-            get_user,
+            _store_work(get_user),
             {
                 "summary": "One user; the view depends on who asks",
                 "responses": _responses(UserDetailsResponse, 401, 404, 429),
@@ -384,7 +424,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
             },
         ),
         ("user", "PUT"): (
-            modify_user,
+            _store_work(modify_user),
             {
                 "summary": "Change a user (admin, moderator or owner)",
                 "responses": _responses(ModifyUserResponse, 400, 401, 403, 404, 429),
@@ -398,7 +438,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
             },
         ),
         ("user", "DELETE"): (
-            delete_user,
+            _store_work(delete_user),
             {
                 "summary": "Soft delete a user, or wipe a deleted one",
                 "responses": _responses(DeleteUserResponse, 400, 401, 403, 404, 429),
@@ -406,7 +446,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
             },
         ),
         ("find_user", "GET"): (
-            find_user,
+            _store_work(find_user),
             {
                 "summary": "The user that owns the sent API key (or shared key)",
                 "responses": _responses(UserDetailsResponse, 401, 404, 429),
@@ -414,7 +454,7 @@ def _endpoints() -> dict[tuple[str, str], tuple[Callable[..., Any], dict[str, An
             },
         ),
         ("test_user", "POST"): (
-            create_test_user,
+            _store_work(create_test_user),
             {
                 "name": "test_user",  # its OpenAPI operationId (a function named test_* looks like a test)
                 "summary": "Create or update a user with a known key (test tooling, loopback only)",
@@ -575,6 +615,7 @@ def create_app(
     _add_routes(app)
     _install_error_handlers(app)
     _install_openapi(app)
+    app.add_middleware(HotRoutes, handlers=HOT_HANDLERS)  # inside the edge (added after it is outer)
     install_edge_middleware(
         app,
         rate_limits=rate_limits,

@@ -95,7 +95,7 @@ class ConnectionGuard:
         )
         self._log_interval = log_interval
         self._clock = clock
-        self._open: dict[GuardedH11Protocol, None] = {}
+        self._open: dict[Guarded, None] = {}
         self._pending = {"timeout": 0, "overflow": 0}
         self._last_log: float | None = None
         self.shed_total = 0
@@ -104,7 +104,7 @@ class ConnectionGuard:
     def __len__(self) -> int:
         return len(self._open)
 
-    def admit(self, connection: GuardedH11Protocol) -> None:
+    def admit(self, connection: Guarded) -> None:
         """Track a new connection; past the cap, close the oldest one that is not answering a request."""
         self._open[connection] = None
         if len(self._open) <= self.max_connections:
@@ -114,7 +114,7 @@ class ConnectionGuard:
         victim.close_now()
         self.shed("overflow")
 
-    def forget(self, connection: GuardedH11Protocol) -> None:
+    def forget(self, connection: Guarded) -> None:
         self._open.pop(connection, None)
 
     def shed(self, reason: str) -> None:
@@ -140,20 +140,18 @@ class ConnectionGuard:
         logger.warning("closed connections: %s", "; ".join(parts))
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request deadline and the guard's connection cap."""
+class Guarded:
+    """What both protocols add to uvicorn's: the guard's bookkeeping, the request deadline, the drop hook."""
 
     guard: ClassVar[ConnectionGuard]
+    _deadline: asyncio.TimerHandle | None
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    cycle: Any
+    app: Any
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._deadline: asyncio.TimerHandle | None = None
+    def _guard_app(self) -> None:
+        self._deadline = None
         inner = self.app
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -166,24 +164,7 @@ class GuardedH11Protocol(H11Protocol):
     @property
     def sheddable(self) -> bool:
         """No response is being produced: closing loses nothing the client was promised."""
-        return self.cycle is None or self.cycle.response_complete
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-        self.guard.admit(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self._deadline is None and self.conn.their_state is h11.IDLE:
-            self._arm()  # the first byte of the next request on a kept-alive connection
-        super().data_received(data)
-        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
-            self._disarm()  # the request arrived in full (or the connection is ending)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        self.guard.forget(self)
-        super().connection_lost(exc)
+        return self.cycle is None or bool(self.cycle.response_complete)
 
     def close_now(self) -> None:
         self._disarm()
@@ -204,6 +185,37 @@ class GuardedH11Protocol(H11Protocol):
         if not self.transport.is_closing():
             self.transport.close()
             self.guard.shed("timeout")
+
+
+class GuardedH11Protocol(Guarded, H11Protocol):
+    """uvicorn's h11 protocol with a request deadline and the guard's connection cap."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._guard_app()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+        self.guard.admit(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state is h11.IDLE:
+            self._arm()  # the first byte of the next request on a kept-alive connection
+        super().data_received(data)
+        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm()  # the request arrived in full (or the connection is ending)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.guard.forget(self)
+        super().connection_lost(exc)
 
 
 def guarded_h11_protocol(guard: ConnectionGuard) -> type[GuardedH11Protocol]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import signal
@@ -75,7 +76,23 @@ class _SandboxServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _server(app: Any, host: str, port: int, limits: ConnectionLimits) -> _SandboxServer:
+def _protocol(guard: ConnectionGuard) -> type[asyncio.Protocol]:
+    """httptools (with h11 for what it does not read alike) when installed, else h11 alone."""
+    try:
+        from horde_users.sandbox.fast_http import guarded_httptools_protocol
+    except ImportError:  # pragma: no cover - httptools is part of the sandbox extra on CPython
+        return guarded_h11_protocol(guard)
+    return guarded_httptools_protocol(guard)
+
+
+def _server(
+    app: Any,
+    host: str,
+    port: int,
+    limits: ConnectionLimits,
+    protocol: Callable[[ConnectionGuard], type[asyncio.Protocol]] | None = None,
+) -> _SandboxServer:
+    """uvicorn serving ``app``; ``protocol`` (tests) makes the HTTP protocol class instead of the default."""
     guard = ConnectionGuard(limits)
     config = uvicorn.Config(
         app,
@@ -84,11 +101,11 @@ def _server(app: Any, host: str, port: int, limits: ConnectionLimits) -> _Sandbo
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # uvloop when installed. The HTTP parser stays h11: httptools refuses methods it does not know
-        # (``FOO``) with its own 400, where the contract answers 405 (docs/users-api.md §3.1 shape f).
-        # The h11 protocol is uvicorn's, with a request deadline and a connection cap (connections.py).
+        # uvloop and httptools when installed. httptools parses ordinary requests and hands any other
+        # to h11, so every answer is the one h11 gives (fast_http.py); both protocols are uvicorn's,
+        # with a request deadline and a connection cap (connections.py).
         loop="auto",
-        http=guarded_h11_protocol(guard),
+        http=(protocol or _protocol)(guard),
         ws="none",
         proxy_headers=False,
         timeout_keep_alive=limits.keep_alive_timeout,
@@ -98,13 +115,16 @@ def _server(app: Any, host: str, port: int, limits: ConnectionLimits) -> _Sandbo
 
 
 def _bind(config: uvicorn.Config) -> socket.socket:
-    """Bind the listening socket with TCP_NODELAY, which accepted sockets inherit.
+    """Bind the listening socket with TCP_NODELAY, which accepted sockets inherit, and listen.
 
     uvicorn creates it with protocol 0, so asyncio never sets TCP_NODELAY and every response waits
     on Nagle's algorithm and a delayed ACK (about 50 ms instead of 2 ms per request).
     """
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Listening from here on, so that a client told the URL is queued until the server accepts instead
+    # of refused (uvicorn only listens once its loop has started).
+    sock.listen(config.backlog)
     return sock
 
 
