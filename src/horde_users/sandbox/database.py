@@ -1,14 +1,21 @@
-"""The sandbox's database connection: the engine, one transaction per request, SQLite's locks.
+"""The sandbox's database connection: the engine, one transaction per request, the locks.
 
 A store method joins the transaction open in its context, so a request's reads and writes are one
 transaction. SQLite writers take the write lock at BEGIN; a transaction that finds the database
 locked waits (30 s), or fails at once under :meth:`Database.fail_fast` so an event loop can wait
 without blocking; a lock that stays taken raises :class:`StoreBusyError` (the app answers 503).
+
+On PostgreSQL a read transaction sends no BEGIN or COMMIT: its statements run on their own (under
+READ COMMITTED each statement of a transaction saw its own snapshot anyway), one round trip each. A
+write transaction is BEGIN ... COMMIT; under :meth:`Database.fail_fast` a row lock held by another
+transaction fails it at once (``lock_timeout``) instead of blocking, with the same StoreBusyError.
+A pooled PostgreSQL connection the server has closed is replaced at checkout without a round trip.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from horde_users._sqlite_files import create_private_file, sqlite_url
@@ -27,6 +35,8 @@ _WRITE = "horde_write"  # Connection.info key: the transaction being begun write
 _BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy timeout now
 _WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
 _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+_PG_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout (or NOWAIT) that ran out
+_PG_BEGIN_FAIL_FAST = "BEGIN; SET LOCAL lock_timeout = '1ms'"  # one round trip (simple query protocol)
 
 
 class StoreBusyError(Exception):
@@ -34,9 +44,22 @@ class StoreBusyError(Exception):
 
 
 def _is_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` (a sqlite3 error, or SQLAlchemy's wrapping of one) is SQLite's "locked"."""
+    """Whether ``exc`` (a driver error, or SQLAlchemy's wrapping of one) is SQLite's "locked" or
+    PostgreSQL's lock timeout."""
     orig = getattr(exc, "orig", exc)
-    return isinstance(orig, sqlite3.OperationalError) and str(orig).startswith(_BUSY_MESSAGES)
+    if isinstance(orig, sqlite3.OperationalError):
+        return str(orig).startswith(_BUSY_MESSAGES)
+    return getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """Whether an idle PostgreSQL connection has something to read: the server's goodbye (it was
+    restarted or ended the session) or the end of the stream. A live idle connection has nothing."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def database_url(database: str | Path | None) -> str:
@@ -76,10 +99,7 @@ class Database:
         # hide_parameters: a failing statement's error (and so any log of it) never shows the values
         # bound to it, which can be a shared key, a key hash or a proxy passkey.
         if not self._is_sqlite:
-            options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
-            if schema is not None:
-                options["execution_options"] = {"schema_translate_map": {None: schema}}
-            return create_engine(self.url, hide_parameters=True, **options)
+            return self._make_pg_engine(schema)
         if self._memory:
             engine = create_engine(
                 "sqlite://",
@@ -122,6 +142,29 @@ class Database:
 
         return engine
 
+    def _make_pg_engine(self, schema: str | None) -> Engine:
+        # AUTOCOMMIT: the driver sends no BEGIN of its own; write transactions send theirs (below).
+        options: dict[str, Any] = {"pool_size": 10, "max_overflow": 20, "isolation_level": "AUTOCOMMIT"}
+        if schema is not None:
+            options["execution_options"] = {"schema_translate_map": {None: schema}}
+        engine = create_engine(self.url, hide_parameters=True, **options)
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            # Instead of a ping (a round trip per request): the pool replaces a connection the
+            # server has closed, which an idle connection shows by being readable.
+            if _closed_by_server(dbapi_connection):
+                raise DisconnectionError("the server closed the connection")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if not conn.info.get(_WRITE):
+                return  # a read: each statement commits on its own
+            driver: Any = conn.connection.driver_connection
+            driver.execute(_PG_BEGIN_FAIL_FAST if self._fail_fast.get() else "BEGIN")
+
+        return engine
+
     @contextlib.contextmanager
     def transaction(self, write: bool = False) -> Iterator[Connection]:
         """One connection and transaction; the store calls made inside it (in this context) join it.
@@ -151,9 +194,9 @@ class Database:
 
     @contextlib.contextmanager
     def fail_fast(self) -> Iterator[None]:
-        """SQLite transactions begun inside (in this context) do not wait for another connection's
-        lock: they raise StoreBusyError at once, so a caller on an event loop can wait without
-        blocking it. PostgreSQL is not affected."""
+        """Transactions begun inside (in this context) do not wait for another connection's lock
+        (SQLite's database lock, a PostgreSQL row lock): they raise StoreBusyError at once, so a
+        caller on an event loop can wait without blocking it."""
         token = self._fail_fast.set(True)
         try:
             yield
