@@ -151,6 +151,7 @@ class SandboxStore(Database):
         database keeps only their hashes. A key counts only while its user's hash still matches."""
         self._salt = ""
         self._init_schema()
+        self.tidy_pg_tables()
 
     def now(self) -> datetime:
         """The store clock's time, naive UTC."""
