@@ -23,9 +23,9 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from horde_users._sqlite_files import create_private_file, sqlite_url
@@ -36,7 +36,11 @@ _BUSY_MS = "horde_busy_ms"  # Connection.info key: the SQLite connection's busy 
 _WAIT_MS = 30000  # how long a SQLite transaction waits for another connection's lock, but see fail_fast
 _BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 _PG_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout (or NOWAIT) that ran out
-_PG_BEGIN_FAIL_FAST = "BEGIN; SET LOCAL lock_timeout = '1ms'"  # one round trip (simple query protocol)
+# A write transaction's start, in one round trip (the simple query protocol takes several statements).
+# synchronous_commit off, as SQLite's synchronous=NORMAL: COMMIT does not wait for the WAL flush, so a
+# crash may lose the last transactions, never the database's consistency.
+_PG_BEGIN = "BEGIN; SET LOCAL synchronous_commit = off"
+_PG_BEGIN_FAIL_FAST = _PG_BEGIN + "; SET LOCAL lock_timeout = '1ms'"
 
 
 _STALE_TABLES = text(
@@ -101,6 +105,7 @@ class Database:
         self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
         self.engine = self._make_engine(schema)
         self._schema = schema
+        self._driver_sql: dict[Select[Any], str] = {}  # PostgreSQL: hot statements as the driver's SQL
 
     def _make_engine(self, schema: str | None) -> Engine:
         # hide_parameters: a failing statement's error (and so any log of it) never shows the values
@@ -168,7 +173,7 @@ class Database:
             if not conn.info.get(_WRITE):
                 return  # a read: each statement commits on its own
             driver: Any = conn.connection.driver_connection
-            driver.execute(_PG_BEGIN_FAIL_FAST if self._fail_fast.get() else "BEGIN")
+            driver.execute(_PG_BEGIN_FAIL_FAST if self._fail_fast.get() else _PG_BEGIN)
 
         return engine
 
@@ -199,6 +204,46 @@ class Database:
             finally:
                 self._current.reset(token)
                 del conn.info[_WRITE]  # the pooled connection's info outlives this checkout
+
+    def rows(self, conn: Connection, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a SELECT (without expanding parameters) as tuples, on ``conn``.
+
+        On PostgreSQL the statement's SQL, compiled once, goes straight to psycopg: SQLAlchemy's result
+        layer (and psycopg's column descriptions it reads) cost three times the query itself, and the
+        values are the same, as psycopg returns them. Driver errors become SQLAlchemy's, as there.
+        """
+        if self._is_sqlite:
+            return [tuple(row) for row in conn.execute(statement, params)]
+        sql = self._driver_sql.get(statement)
+        if sql is None:
+            translate = {None: self._schema} if self._schema is not None else None
+            compiled = statement.compile(
+                dialect=self.engine.dialect,
+                schema_translate_map=translate,
+                render_schema_translate=translate is not None,
+            )
+            sql = self._driver_sql[statement] = compiled.string
+        dialect = self.engine.dialect
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        except dialect.loaded_dbapi.Error as exc:
+            gone = dialect.is_disconnect(exc, dbapi_connection, cursor)
+            if gone:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(
+                sql,
+                params,
+                exc,
+                dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=gone,
+                dialect=dialect,
+            ) from exc
+        finally:
+            cursor.close()
 
     @contextlib.contextmanager
     def fail_fast(self) -> Iterator[None]:
