@@ -18,7 +18,7 @@ import contextlib
 import select
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,13 @@ _STALE_TABLES = text(
     "JOIN pg_stat_user_tables s ON s.relid = to_regclass(t.name) "
     "WHERE s.n_mod_since_analyze > 50 + 0.1 * s.n_live_tup"
 )
+
+
+_DriverStatement = tuple[
+    str, "tuple[str, ...] | None", "dict[str, Any]", "tuple[tuple[int, Callable[[Any], Any]], ...] | None"
+]
+"""A statement for the driver: its SQL, its parameters' order (positional styles), the values of its
+literal parameters, its result processors."""
 
 
 class StoreBusyError(Exception):
@@ -105,7 +112,7 @@ class Database:
         self._fail_fast: ContextVar[bool] = ContextVar(f"horde_fail_fast_{id(self)}", default=False)
         self.engine = self._make_engine(schema)
         self._schema = schema
-        self._driver_sql: dict[Select[Any], str] = {}  # PostgreSQL: hot statements as the driver's SQL
+        self._driver_sql: dict[Select[Any], _DriverStatement] = {}  # hot statements, for rows()
 
     def _make_engine(self, schema: str | None) -> Engine:
         # hide_parameters: a failing statement's error (and so any log of it) never shows the values
@@ -208,27 +215,27 @@ class Database:
     def rows(self, conn: Connection, statement: Select[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of a SELECT (without expanding parameters) as tuples, on ``conn``.
 
-        On PostgreSQL the statement's SQL, compiled once, goes straight to psycopg: SQLAlchemy's result
-        layer (and psycopg's column descriptions it reads) cost three times the query itself, and the
-        values are the same, as psycopg returns them. Driver errors become SQLAlchemy's, as there.
+        The statement's SQL, compiled once, goes straight to the driver's cursor: SQLAlchemy's result
+        layer (and, on PostgreSQL, the column descriptions psycopg builds for it) cost more than the
+        query itself. The values are SQLAlchemy's: its result processors are applied (SQLite's dates).
+        Driver errors are raised as SQLAlchemy's, without the bound values.
         """
-        if self._is_sqlite:
-            return [tuple(row) for row in conn.execute(statement, params)]
-        sql = self._driver_sql.get(statement)
-        if sql is None:
-            translate = {None: self._schema} if self._schema is not None else None
-            compiled = statement.compile(
-                dialect=self.engine.dialect,
-                schema_translate_map=translate,
-                render_schema_translate=translate is not None,
-            )
-            sql = self._driver_sql[statement] = compiled.string
+        prepared = self._driver_sql.get(statement)
+        if prepared is None:
+            prepared = self._driver_sql[statement] = self._prepare(statement)
+        sql, names, defaults, processors = prepared
+        if defaults:
+            params = {**defaults, **params}
+        bound: Any = params if names is None else tuple(params[name] for name in names)
         dialect = self.engine.dialect
         dbapi_connection: Any = conn.connection.dbapi_connection
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
+            cursor.execute(sql, bound)
+            if processors is None:  # the first run: the driver's column types pick the processors
+                processors = self._processors(statement, cursor.description)
+                self._driver_sql[statement] = (sql, names, defaults, processors)
+            found = cursor.fetchall()
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, dbapi_connection, cursor)
             if gone:
@@ -244,6 +251,34 @@ class Database:
             ) from exc
         finally:
             cursor.close()
+        if not processors:
+            return [tuple(row) for row in found]
+        out = []
+        for row in found:
+            values = list(row)
+            for at, process in processors:
+                values[at] = process(values[at])
+            out.append(tuple(values))
+        return out
+
+    def _prepare(self, statement: Select[Any]) -> _DriverStatement:
+        translate = {None: self._schema} if self._schema is not None and not self._is_sqlite else None
+        dialect = self.engine.dialect
+        compiled: Any = statement.compile(
+            dialect=dialect, schema_translate_map=translate, render_schema_translate=translate is not None
+        )
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        return compiled.string, names, defaults, None
+
+    def _processors(self, statement: Select[Any], description: Any) -> tuple[tuple[int, Any], ...]:
+        dialect = self.engine.dialect
+        processors = []
+        for at, column in enumerate(statement.selected_columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, description[at][1])
+            if process is not None:
+                processors.append((at, process))
+        return tuple(processors)
 
     @contextlib.contextmanager
     def fail_fast(self) -> Iterator[None]:
