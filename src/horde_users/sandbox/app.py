@@ -72,9 +72,8 @@ class SandboxContext:
     admins: frozenset[str]
     test_user_endpoint: bool
     profanity: ProfanityFilter
-    #: Run the store work of a request on the event loop, else in a worker thread. On the loop there is
-    #: no GIL hand-over between threads at every call: SQLite's calls take microseconds, PostgreSQL's
-    #: reads are one round trip each, and neither waits there for a lock (Database.fail_fast).
+    #: Run the store work of a request on the event loop (SQLite: microseconds per call, and no GIL
+    #: hand-over between threads at every call); a server database's round trips go to a worker thread.
     inline: bool
     #: The app's time (Unix seconds): account ages and the 30-day wipe rule (§7).
     clock: Clock
@@ -568,7 +567,7 @@ def create_app(
         admins=frozenset(admins),
         test_user_endpoint=test_user_endpoint,
         profanity=ProfanityFilter(profanity_words),
-        inline=True,
+        inline=the_store.dialect == "sqlite",
         clock=clock,
         lock_timeout=lock_timeout,
         renderer=UserRenderer(),
