@@ -162,12 +162,25 @@ USER_BY_ID = USER_SELECT.where(users.c.id == bindparam("user_id"))
 # Taken before a write request reads its target, so what it decides from stays true until it commits.
 LOCK_USER = select(users.c.id).where(users.c.id == bindparam("user_id")).with_for_update()
 USER_BY_KEY_HASH = USER_SELECT.where(users.c.api_key_hash == bindparam("key_hash"))
-USER_PAGES = {
-    sort: USER_SELECT.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
-    for sort, order in (
-        ("kudos", (users.c.kudos.desc(), users.c.id.asc())),
-        ("age", (users.c.created.asc(), users.c.id.asc())),
+
+
+def _page(*order: Any) -> Any:
+    """A page of ``USER_SELECT`` in ``order``: the page's ids are found first (an index range scan), so
+    the per-user subqueries run for its rows only, not for the rows the offset skips."""
+    page = (
+        select(users.c.id)
+        .where(users.c.wiped == false())
+        .order_by(*order)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .subquery("page")
     )
+    return USER_SELECT.join_from(users, page, page.c.id == users.c.id).order_by(*order)
+
+
+USER_PAGES = {
+    "kudos": _page(users.c.kudos.desc(), users.c.id.asc()),
+    "age": _page(users.c.created.asc(), users.c.id.asc()),
 }
 _IDS: Any = bindparam("ids", expanding=True)
 WORKERS_OF = (

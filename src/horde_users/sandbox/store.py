@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,6 +151,7 @@ class SandboxStore(Database):
         database keeps only their hashes. A key counts only while its user's hash still matches."""
         self._salt = ""
         self._init_schema()
+        self.tidy_pg_tables()
 
     def now(self) -> datetime:
         """The store clock's time, naive UTC."""
@@ -215,10 +216,9 @@ class SandboxStore(Database):
 
     # -------------------------------------------------------------------------------- reading
 
-    def _load(self, conn: Connection, rows: Sequence[Any]) -> list[UserData]:
-        """UserData of user rows (from ``USER_SELECT``); a side table is read only for the rows that
-        have entries in it, with one query for all of them."""
-        tuples = [tuple(row) for row in rows]
+    def _load(self, conn: Connection, tuples: list[tuple[Any, ...]]) -> list[UserData]:
+        """UserData of user rows (from ``USER_SELECT``, as tuples); a side table is read only for the
+        rows that have entries in it, with one query for all of them."""
         workers_of = self._side(conn, tuples, "has_workers", WORKERS_OF, side_id)
         keys_of = self._side(conn, tuples, "has_shared_keys", SHARED_KEYS_OF, side_id)
         styles_of = self._side(conn, tuples, "has_styles", STYLES_OF, style_data)
@@ -252,7 +252,7 @@ class SandboxStore(Database):
         return {user_id: tuple(entries) for user_id, entries in found.items()}
 
     def _one(self, conn: Connection, statement: Any, params: dict[str, Any]) -> UserData | None:
-        loaded = self._load(conn, conn.execute(statement, params).all())
+        loaded = self._load(conn, self.rows(conn, statement, params))
         return loaded[0] if loaded else None
 
     def get_user(self, user_id: int) -> UserData | None:
@@ -293,7 +293,7 @@ class SandboxStore(Database):
     def list_users(self, sort: Literal["kudos", "age"], offset: int, limit: int) -> list[UserData]:
         """One page of the users that are not wiped; ties broken by ascending id."""
         with self.transaction() as conn:
-            rows = conn.execute(USER_PAGES[sort], {"offset": offset, "limit": limit}).all()
+            rows = self.rows(conn, USER_PAGES[sort], {"offset": offset, "limit": limit})
             return self._load(conn, rows)
 
     def admin_aliases(self) -> set[str]:
