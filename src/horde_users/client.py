@@ -217,7 +217,7 @@ class _ClientBase:
         )
 
     def _decide_on_response(
-        self, call: _core.Call, retries_done: int, started: float, response: httpx.Response
+        self, call: _core.Call, retries_done: int, started: float, response: _core.Head
     ) -> _core.Decision:
         self._log_response(call, retries_done, response.status_code, started)
         return _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, response=response)
