@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -81,12 +82,13 @@ class AutoTransport:
         """The transport in use (None before the first call)."""
         return self._chosen
 
-    async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
+    def exchange(self, call: _core.Call, started: float, decide: Decide) -> Coroutine[Any, Any, Exchange]:
+        # Not a coroutine of its own: the chosen transport's is awaited directly (one frame less a call).
         if self._chosen is None:
             self._chosen = AiohttpTransport() if _on_asyncio() and aiohttp_installed() else None
             if self._chosen is None:
                 self._chosen = AsyncHttpxTransport(None, self._timeout)
-        return await self._chosen.exchange(call, started, decide)
+        return self._chosen.exchange(call, started, decide)
 
     async def close(self) -> None:
         if self._chosen is not None:
@@ -156,8 +158,6 @@ class AiohttpTransport:
         return self._proxies[key]
 
     async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
-        import aiohttp
-
         session = self._session or self._open()
         data: bytes | None = None
         if call.json_body is None:  # the headers as built are the headers httpx would send
@@ -183,7 +183,7 @@ class AiohttpTransport:
             )
             read = False
             try:
-                head = AiohttpHead(call, answer.status, answer.raw_headers)
+                head = AiohttpHead(call, answer.status, answer.reason, answer.raw_headers)
                 decision = decide(head)
                 if decision.retry:
                     return head, decision, b""
@@ -201,7 +201,7 @@ class AiohttpTransport:
                 else:
                     answer.close()
                     await asyncio.sleep(0)  # asyncio closes the socket at its next turn: let it, now
-        except aiohttp.ClientError as exc:
+        except _client_error() as exc:  # looked up only when something was raised
             raise _as_httpx_error(exc, call.request) from exc
         except asyncio.TimeoutError as exc:  # waiting for a free connection (the pool's limit)
             raise httpx.PoolTimeout("timed out waiting for a connection", request=call.request) from exc
@@ -210,6 +210,12 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _client_error() -> type[aiohttp.ClientError]:
+    import aiohttp
+
+    return aiohttp.ClientError
 
 
 def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.RequestError:
@@ -243,11 +249,12 @@ class AiohttpHead:
     them is read (an error, a retry): a success needs none of them, only its status.
     """
 
-    __slots__ = ("_call", "_raw", "_response", "status_code")
+    __slots__ = ("_call", "_raw", "_reason", "_response", "status_code")
 
-    def __init__(self, call: _core.Call, status: int, raw_headers: RawHeaders) -> None:
+    def __init__(self, call: _core.Call, status: int, reason: str | None, raw_headers: RawHeaders) -> None:
         self.status_code = status
         self._call = call
+        self._reason = reason
         self._raw = raw_headers
         self._response: httpx.Response | None = None
 
@@ -255,7 +262,14 @@ class AiohttpHead:
     def response(self) -> httpx.Response:
         """The same answer as an ``httpx.Response`` (no body), built at the first use."""
         if self._response is None:
-            self._response = httpx.Response(self.status_code, headers=self._raw, request=self._call.request)
+            # The reason phrase as the server sent it (httpx keeps its bytes; aiohttp decoded them).
+            reason = (self._reason or "").encode("utf-8", "surrogateescape")
+            self._response = httpx.Response(
+                self.status_code,
+                headers=self._raw,
+                request=self._call.request,
+                extensions={"reason_phrase": reason},
+            )
         return self._response
 
     @property

@@ -174,6 +174,8 @@ class Call:
     json_body: dict[str, Any] | None = field(repr=False)
     timeouts: Mapping[str, float | None] | None
     """httpx's timeouts of an attempt (``connect``, ``read``, ``write``, ``pool``); None: the client's."""
+    time_limit: float | None
+    """How long one attempt may take as a whole (``attempt_timeout``)."""
     model: BaseAIHordeRequest
     secrets: tuple[str, ...] = field(repr=False)
     """Every key that was or could be sent; redacted from all messages."""
@@ -242,16 +244,23 @@ def _parsed_url(url: str) -> tuple[httpx.URL, str]:
     return parsed, str(parsed)
 
 
-@functools.lru_cache(maxsize=64, typed=True)
-def _timeouts_of(timeout: float) -> Mapping[str, float | None]:
-    return MappingProxyType(httpx.Timeout(timeout).as_dict())
+def _timeouts_of(timeout: float | httpx.Timeout) -> tuple[Mapping[str, float | None], float | None]:
+    """httpx's timeouts for ``timeout`` and the largest of them (None when none is set)."""
+    timeouts = httpx.Timeout(timeout).as_dict()
+    values = [float(value) for value in timeouts.values() if value is not None]
+    return MappingProxyType(timeouts), (max(values) if values else None)
 
 
-def _plain(headers: Mapping[str, object]) -> bool:
+_timeouts_of_number = functools.lru_cache(maxsize=64, typed=True)(_timeouts_of)
+"""``_timeouts_of`` kept for plain numbers: a client sends the same few every time."""
+
+
+def _plain(headers: Mapping[str, str]) -> bool:
     """Whether every header is ASCII text (then httpx takes them as they are, at any time)."""
-    return all(
-        isinstance(value, str) and value.isascii() and name.isascii() for name, value in headers.items()
-    )
+    try:
+        return ("".join(headers) + "".join(headers.values())).isascii()
+    except TypeError:  # a value that is no string after all
+        return False
 
 
 def prepare(
@@ -282,10 +291,11 @@ def prepare(
         headers["Client-Agent"] = client_agent
     full_url, target = _parsed_url(f"{http.url}?{urlencode(http.query)}" if http.query else http.url)
     timeouts: Mapping[str, float | None] | None = None
+    time_limit: float | None = None
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        timeouts = _timeouts_of(timeout)
+        timeouts, time_limit = _timeouts_of_number(timeout)
     elif timeout is not None:
-        timeouts = httpx.Timeout(timeout).as_dict()
+        timeouts, time_limit = _timeouts_of(timeout)
     secrets = {headers.get("apikey"), api_key, *extra_secrets}
     for name in model.get_sensitive_fields():
         value = getattr(model, name, None)
@@ -299,6 +309,7 @@ def prepare(
         headers=tuple(headers.items()),
         json_body=http.json_body,
         timeouts=timeouts,
+        time_limit=time_limit,
         model=model,
         secrets=tuple(sorted(s for s in secrets if s)),
         repeatable=retry_safe(model, http.json_body),
@@ -442,8 +453,7 @@ def parse_response(call: Call, response: Head, body: bytes | None = None) -> Hor
     status = response.status_code
     if not 200 <= status < 300:
         raise error_from_response(call, response, body)
-    pairs = {int(k): v for k, v in call.model.get_success_status_response_pairs().items()}
-    response_type = pairs.get(status) or call.model.get_default_success_response_type()
+    response_type = _response_type(type(call.model), status)
     raw = _body_of(response, body)
     problem = ""
     try:
@@ -464,6 +474,13 @@ def parse_response(call: Call, response: Head, body: bytes | None = None) -> Hor
     if missing:
         raise _invalid(call, response, f"the body is not a valid {response_type.__name__}: {missing}")
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def _response_type(model: type[BaseAIHordeRequest], status: int) -> type[HordeResponseTypes]:
+    """The success model of ``status`` for a request model (both are class methods: kept per class)."""
+    pairs = {int(k): v for k, v in model.get_success_status_response_pairs().items()}
+    return pairs.get(status) or model.get_default_success_response_type()
 
 
 _MODIFY_REPLY_FIELDS = frozenset(ModifyUserReply.model_fields)
@@ -503,8 +520,7 @@ def _user_missing(user: UserDetailsResponse) -> str:
 
 def attempt_timeout(call: Call) -> float | None:
     """How long one attempt may take as a whole: the largest of the request's timeouts (None: no bound)."""
-    values = [float(value) for value in (call.timeouts or {}).values() if value is not None]
-    return max(values) if values else None
+    return call.time_limit
 
 
 class BodyReader:
