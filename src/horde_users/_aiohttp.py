@@ -189,7 +189,8 @@ class AiohttpTransport:
                     return head, decision, b""
                 declared = _declared_length(answer.raw_headers)
                 reader = _core.BodyReader(call, head, started=started, declared=declared)
-                async for chunk in answer.content.iter_any():
+                content = answer.content
+                while chunk := await content.readany():  # what has arrived, b"" at the end
                     reader.add(chunk)
                 read = True
                 return head, decision, reader.body

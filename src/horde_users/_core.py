@@ -156,12 +156,13 @@ def invalid_request(error: ValidationError, secrets: Iterable[str | None] = ()) 
     return InvalidRequestError(redact(problems or "the request is invalid", secrets))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
     """One request ready to send, with what the client needs to retry it and to read its answer.
 
     The request's parts are kept as plain values; the ``httpx.Request`` itself is built from them on
     first use (always the same one for every attempt), so a transport that needs none does no such work.
+    Read-only by convention (not ``frozen``: that makes creating one, once per call, several times slower).
     """
 
     method: str
@@ -255,6 +256,12 @@ _timeouts_of_number = functools.lru_cache(maxsize=64, typed=True)(_timeouts_of)
 """``_timeouts_of`` kept for plain numbers: a client sends the same few every time."""
 
 
+@functools.lru_cache(maxsize=64)
+def _fields_of(model: type[BaseAIHordeRequest]) -> frozenset[str]:
+    """The names of a request model's fields (pydantic's ``model_fields`` is slow to reach each time)."""
+    return frozenset(model.model_fields)
+
+
 def _plain(headers: Mapping[str, str]) -> bool:
     """Whether every header is ASCII text (then httpx takes them as they are, at any time)."""
     try:
@@ -285,7 +292,7 @@ def prepare(
     shared_on_read = (
         isinstance(model, SingleUserDetailsRequest) and bool(api_key) and is_shared_key(api_key or "")
     )
-    if api_key and "apikey" in type(model).model_fields and "apikey" not in fields_set and not shared_on_read:
+    if api_key and "apikey" in _fields_of(type(model)) and "apikey" not in fields_set and not shared_on_read:
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent
