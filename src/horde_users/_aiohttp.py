@@ -108,7 +108,7 @@ class AiohttpTransport:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxies: dict[str, str | None] = {}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
@@ -147,15 +147,24 @@ class AiohttpTransport:
             self._timeouts[key] = timeout
         return timeout
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy the environment names for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx."""
-        key = (url.scheme, url.host)
-        if key not in self._proxies:
+    def _proxy_for(self, call: _core.Call) -> str | None:
+        """The proxy the environment names for the call's URL (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx.
+
+        Found once per origin (the text before the path: scheme and host decide it).
+        """
+        target = call.target
+        path = target.find("/", target.find("//") + 2)
+        origin = target if path < 0 else target[:path]
+        try:
+            return self._proxies[origin]
+        except KeyError:
             import urllib.request
 
+            url = call.full_url
             proxy = urllib.request.getproxies().get(url.scheme)
-            self._proxies[key] = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
-        return self._proxies[key]
+            found = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
+            self._proxies[origin] = found
+            return found
 
     async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
         session = self._session or self._open()
@@ -179,7 +188,7 @@ class AiohttpTransport:
                 data=data,
                 allow_redirects=False,
                 timeout=self._timeout_of(call),
-                proxy=self._proxy_for(call.full_url),
+                proxy=self._proxy_for(call),
             )
             read = False
             try:

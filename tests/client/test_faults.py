@@ -506,3 +506,24 @@ async def test_an_error_answer_reads_its_headers_and_charset_alike(
     assert (error.status_code, error.horde_node, error.retry_after) == (503, "node-7", 120)
     assert error.message == "Busy Right Now (not JSON): Überlastet: versuchen Sie es später"
     assert fault_server.count() == 1  # Retry-After over 60 s: raised at once
+
+
+async def test_every_transport_goes_through_the_proxy_the_environment_names(
+    make_api: MakeApi, fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fault_server.url.removesuffix("/api"))
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    fault_server.script(USER_200, USER_200)
+    api = make_api(api_key=KEY, base_url="http://users.example/api", max_retries=0)
+    assert (await api.get_user(3)).username == "peer_alice#3"
+    assert (await api.get_user(4)).username == "peer_alice#3"  # the proxy found once, used again
+    assert [seen.path for seen in fault_server.requests] == [
+        "http://users.example/api/v2/users/3",
+        "http://users.example/api/v2/users/4",
+    ]
+    bypassed = make_api(api_key=KEY, base_url="http://localhost:9/api", max_retries=0)
+    with pytest.raises(HordeConnectionError):  # not through the proxy: straight to a closed port
+        await bypassed.get_user(3)
+    assert fault_server.count() == 2
