@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -25,14 +26,21 @@ from horde_users.errors import InvalidRequestError
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AiohttpTransport", "AutoTransport", "HttpBackend", "aiohttp_installed", "async_transport"]
+__all__ = [
+    "AiohttpHead",
+    "AiohttpTransport",
+    "AutoTransport",
+    "HttpBackend",
+    "aiohttp_installed",
+    "async_transport",
+]
 
 HttpBackend = Literal["auto", "aiohttp", "httpx"]
 
 # Headers aiohttp would add that httpx does not send for a prepared request: the server sees the same.
 _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding"})
 # Set by aiohttp from the URL and the body.
-_OWN_HEADERS = frozenset({b"host", b"content-length"})
+_OWN_HEADERS = frozenset({"host", "content-length"})
 
 
 def aiohttp_installed() -> bool:
@@ -74,12 +82,13 @@ class AutoTransport:
         """The transport in use (None before the first call)."""
         return self._chosen
 
-    async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
+    def exchange(self, call: _core.Call, started: float, decide: Decide) -> Coroutine[Any, Any, Exchange]:
+        # Not a coroutine of its own: the chosen transport's is awaited directly (one frame less a call).
         if self._chosen is None:
             self._chosen = AiohttpTransport() if _on_asyncio() and aiohttp_installed() else None
             if self._chosen is None:
                 self._chosen = AsyncHttpxTransport(None, self._timeout)
-        return await self._chosen.exchange(call, started, decide)
+        return self._chosen.exchange(call, started, decide)
 
     async def close(self) -> None:
         if self._chosen is not None:
@@ -99,7 +108,7 @@ class AiohttpTransport:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxies: dict[str, str | None] = {}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
@@ -122,12 +131,12 @@ class AiohttpTransport:
 
     def _timeout_of(self, call: _core.Call) -> aiohttp.ClientTimeout:
         """httpx's timeouts as aiohttp's: connect and pool bound connecting, read bounds each read."""
-        import aiohttp
-
-        values = call.request.extensions.get("timeout") or {}
+        values = call.timeouts or {}
         key = (values.get("connect"), values.get("read"), values.get("pool"))
         timeout = self._timeouts.get(key)
         if timeout is None:
+            import aiohttp
+
             connect, read, pool = key
             timeout = aiohttp.ClientTimeout(
                 total=None,
@@ -138,48 +147,62 @@ class AiohttpTransport:
             self._timeouts[key] = timeout
         return timeout
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy the environment names for ``url`` (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx."""
-        key = (url.scheme, url.host)
-        if key not in self._proxies:
+    def _proxy_for(self, call: _core.Call) -> str | None:
+        """The proxy the environment names for the call's URL (``HTTP(S)_PROXY``, ``NO_PROXY``), like httpx.
+
+        Found once per origin (the text before the path: scheme and host decide it).
+        """
+        target = call.target
+        path = target.find("/", target.find("//") + 2)
+        origin = target if path < 0 else target[:path]
+        try:
+            return self._proxies[origin]
+        except KeyError:
             import urllib.request
 
+            url = call.full_url
             proxy = urllib.request.getproxies().get(url.scheme)
-            self._proxies[key] = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
-        return self._proxies[key]
+            found = None if not proxy or urllib.request.proxy_bypass(url.host) else proxy
+            self._proxies[origin] = found
+            return found
 
     async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
-        import aiohttp
-
         session = self._session or self._open()
-        request = call.request
-        # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in request.headers.raw
-            if k.lower() not in _OWN_HEADERS
-        ]
+        data: bytes | None = None
+        if call.json_body is None:  # the headers as built are the headers httpx would send
+            headers = [(name, value) for name, value in call.headers if name.lower() not in _OWN_HEADERS]
+        else:  # a body: httpx encodes it and sets its Content-Type
+            request = call.request
+            # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
+            headers = [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in request.headers.raw
+                if k.decode("latin-1").lower() not in _OWN_HEADERS
+            ]
+            data = request.content or None
         try:
             answer = await session.request(
-                request.method,
-                str(request.url),
+                call.method,
+                call.target,
                 headers=headers,
-                data=request.content or None,
+                data=data,
                 allow_redirects=False,
                 timeout=self._timeout_of(call),
-                proxy=self._proxy_for(request.url),
+                proxy=self._proxy_for(call),
             )
             read = False
             try:
-                response = httpx.Response(answer.status, headers=answer.raw_headers, request=request)
-                decision = decide(response)
+                head = AiohttpHead(call, answer.status, answer.reason, answer.raw_headers)
+                decision = decide(head)
                 if decision.retry:
-                    return response, decision, b""
-                reader = _core.BodyReader(call, response, started=started)
-                async for chunk in answer.content.iter_any():
+                    return head, decision, b""
+                declared = _declared_length(answer.raw_headers)
+                reader = _core.BodyReader(call, head, started=started, declared=declared)
+                content = answer.content
+                while chunk := await content.readany():  # what has arrived, b"" at the end
                     reader.add(chunk)
                 read = True
-                return response, decision, reader.body
+                return head, decision, reader.body
             finally:
                 # Unread, the connection is dropped at once: aiohttp's context manager would instead
                 # wait for the rest of the body, however slowly it comes (past the deadline).
@@ -188,15 +211,21 @@ class AiohttpTransport:
                 else:
                     answer.close()
                     await asyncio.sleep(0)  # asyncio closes the socket at its next turn: let it, now
-        except aiohttp.ClientError as exc:
-            raise _as_httpx_error(exc, request) from exc
+        except _client_error() as exc:  # looked up only when something was raised
+            raise _as_httpx_error(exc, call.request) from exc
         except asyncio.TimeoutError as exc:  # waiting for a free connection (the pool's limit)
-            raise httpx.PoolTimeout("timed out waiting for a connection", request=request) from exc
+            raise httpx.PoolTimeout("timed out waiting for a connection", request=call.request) from exc
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _client_error() -> type[aiohttp.ClientError]:
+    import aiohttp
+
+    return aiohttp.ClientError
 
 
 def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.RequestError:
@@ -218,3 +247,60 @@ def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.R
     else:  # disconnected, a broken body or status line
         error = httpx.RemoteProtocolError(message, request=request)
     return error
+
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+class AiohttpHead:
+    """An aiohttp answer's status and headers, as the core reads them (``_core.Head``).
+
+    The ``httpx.Response`` that gives the headers, reason phrase and charset is built only when one of
+    them is read (an error, a retry): a success needs none of them, only its status.
+    """
+
+    __slots__ = ("_call", "_raw", "_reason", "_response", "status_code")
+
+    def __init__(self, call: _core.Call, status: int, reason: str | None, raw_headers: RawHeaders) -> None:
+        self.status_code = status
+        self._call = call
+        self._reason = reason
+        self._raw = raw_headers
+        self._response: httpx.Response | None = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The same answer as an ``httpx.Response`` (no body), built at the first use."""
+        if self._response is None:
+            # The reason phrase as the server sent it (httpx keeps its bytes; aiohttp decoded them).
+            reason = (self._reason or "").encode("utf-8", "surrogateescape")
+            self._response = httpx.Response(
+                self.status_code,
+                headers=self._raw,
+                request=self._call.request,
+                extensions={"reason_phrase": reason},
+            )
+        return self._response
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response.headers
+
+    @property
+    def reason_phrase(self) -> str:
+        return self.response.reason_phrase
+
+    @property
+    def charset_encoding(self) -> str | None:
+        return self.response.charset_encoding
+
+
+def _declared_length(raw_headers: RawHeaders) -> str:
+    """``Content-Length`` as httpx's headers give it ("" when absent), without building them for one."""
+    found = [value for name, value in raw_headers if name.lower() == b"content-length"]
+    if not found:
+        return ""
+    if len(found) == 1 and found[0].isdigit():  # ASCII digits: the same text in any encoding httpx picks
+        return found[0].decode("ascii")
+    declared: str = httpx.Headers(raw_headers).get("Content-Length", "")
+    return declared

@@ -16,7 +16,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -62,6 +63,7 @@ __all__ = [
     "BodyReader",
     "Call",
     "Decision",
+    "Head",
     "Pager",
     "attempt_timeout",
     "backoff_delay",
@@ -154,11 +156,27 @@ def invalid_request(error: ValidationError, secrets: Iterable[str | None] = ()) 
     return InvalidRequestError(redact(problems or "the request is invalid", secrets))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
-    """One request ready to send, with what the client needs to retry it and to read its answer."""
+    """One request ready to send, with what the client needs to retry it and to read its answer.
 
-    request: httpx.Request
+    The request's parts are kept as plain values; the ``httpx.Request`` itself is built from them on
+    first use (always the same one for every attempt), so a transport that needs none does no such work.
+    Read-only by convention (not ``frozen``: that makes creating one, once per call, several times slower).
+    """
+
+    method: str
+    full_url: httpx.URL
+    """The URL with its query string, as sent."""
+    target: str
+    """``str(full_url)``: the URL as sent, as text."""
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    """The headers as built (``Host`` and ``Content-Length`` are the HTTP library's)."""
+    json_body: dict[str, Any] | None = field(repr=False)
+    timeouts: Mapping[str, float | None] | None
+    """httpx's timeouts of an attempt (``connect``, ``read``, ``write``, ``pool``); None: the client's."""
+    time_limit: float | None
+    """How long one attempt may take as a whole (``attempt_timeout``)."""
     model: BaseAIHordeRequest
     secrets: tuple[str, ...] = field(repr=False)
     """Every key that was or could be sent; redacted from all messages."""
@@ -167,14 +185,18 @@ class Call:
     changes_data: bool = field(default=False)
     """PUT and DELETE: an ambiguous failure leaves the outcome unknown."""
 
-    @property
-    def method(self) -> str:
-        return self.request.method
+    @functools.cached_property
+    def request(self) -> httpx.Request:
+        """The ``httpx.Request`` of these parts (built once, kept for every attempt)."""
+        request = httpx.Request(self.method, self.full_url, headers=dict(self.headers), json=self.json_body)
+        if self.timeouts is not None:
+            request.extensions["timeout"] = dict(self.timeouts)
+        return request
 
     @property
     def url(self) -> str:
         """The URL without its query string (page and sort are not worth repeating in errors)."""
-        return str(self.request.url.copy_with(query=None))
+        return str(self.full_url.copy_with(query=None))
 
     def log_headers(self) -> dict[str, str]:
         """The request headers with the key shown as ``<redacted>``: safe to log."""
@@ -212,44 +234,40 @@ def build_request(
     headers when the model was created without them (values set on the model win). ``timeout`` is
     attached to the request, so it applies whichever ``httpx`` client sends it.
     """
-    return _build(model, base_url=base_url, api_key=api_key, client_agent=client_agent, timeout=timeout)[0]
-
-
-def _build(
-    model: BaseAIHordeRequest,
-    *,
-    base_url: str,
-    api_key: str | None,
-    client_agent: str | None,
-    timeout: httpx.Timeout | float | None,
-) -> tuple[httpx.Request, dict[str, Any] | None]:
-    if api_key is not None:
-        check_api_key(api_key)
-    own_key = getattr(model, "apikey", None)
-    if own_key is not None:
-        check_api_key(own_key, name="apikey")
-    http = model.build_http_request(base_url)
-    headers = dict(http.headers)
-    fields_set = model.model_fields_set
-    # A shared key is no API key: GET /users/{id} would answer 401, so that read goes without one.
-    shared_on_read = (
-        isinstance(model, SingleUserDetailsRequest) and bool(api_key) and is_shared_key(api_key or "")
-    )
-    if api_key and "apikey" in type(model).model_fields and "apikey" not in fields_set and not shared_on_read:
-        headers["apikey"] = api_key
-    if client_agent and "client_agent" not in fields_set:
-        headers["Client-Agent"] = client_agent
-    url = f"{http.url}?{urlencode(http.query)}" if http.query else http.url
-    request = httpx.Request(http.method, _parsed_url(url), headers=headers, json=http.json_body)
-    if timeout is not None:
-        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
-    return request, http.json_body
+    call = prepare(model, base_url=base_url, api_key=api_key, client_agent=client_agent, timeout=timeout)
+    return call.request
 
 
 @functools.lru_cache(maxsize=512)
-def _parsed_url(url: str) -> httpx.URL:
-    """``httpx.URL(url)``, kept: parsing is most of the cost of building a request (URLs are immutable)."""
-    return httpx.URL(url)
+def _parsed_url(url: str) -> tuple[httpx.URL, str]:
+    """``httpx.URL(url)`` and its text, kept: parsing is most of the cost of building a request."""
+    parsed = httpx.URL(url)
+    return parsed, str(parsed)
+
+
+def _timeouts_of(timeout: float | httpx.Timeout) -> tuple[Mapping[str, float | None], float | None]:
+    """httpx's timeouts for ``timeout`` and the largest of them (None when none is set)."""
+    timeouts = httpx.Timeout(timeout).as_dict()
+    values = [float(value) for value in timeouts.values() if value is not None]
+    return MappingProxyType(timeouts), (max(values) if values else None)
+
+
+_timeouts_of_number = functools.lru_cache(maxsize=64, typed=True)(_timeouts_of)
+"""``_timeouts_of`` kept for plain numbers: a client sends the same few every time."""
+
+
+@functools.lru_cache(maxsize=64)
+def _fields_of(model: type[BaseAIHordeRequest]) -> frozenset[str]:
+    """The names of a request model's fields (pydantic's ``model_fields`` is slow to reach each time)."""
+    return frozenset(model.model_fields)
+
+
+def _plain(headers: Mapping[str, str]) -> bool:
+    """Whether every header is ASCII text (then httpx takes them as they are, at any time)."""
+    try:
+        return ("".join(headers) + "".join(headers.values())).isascii()
+    except TypeError:  # a value that is no string after all
+        return False
 
 
 def prepare(
@@ -262,25 +280,67 @@ def prepare(
     extra_secrets: Iterable[str | None] = (),
 ) -> Call:
     """Build the request for ``model`` and record how it may be retried and what to redact."""
-    request, json_body = _build(
-        model, base_url=base_url, api_key=api_key, client_agent=client_agent, timeout=timeout
+    if api_key is not None:
+        check_api_key(api_key)
+    own_key = getattr(model, "apikey", None)
+    if own_key is not None:
+        check_api_key(own_key, name="apikey")
+    http = model.build_http_request(base_url)
+    headers = dict(http.headers)
+    fields_set = model.model_fields_set
+    # A shared key is no API key: GET /users/{id} would answer 401, so that read goes without one.
+    shared_on_read = (
+        isinstance(model, SingleUserDetailsRequest) and bool(api_key) and is_shared_key(api_key or "")
     )
-    secrets = {request.headers.get("apikey"), api_key, *extra_secrets}
+    if api_key and "apikey" in _fields_of(type(model)) and "apikey" not in fields_set and not shared_on_read:
+        headers["apikey"] = api_key
+    if client_agent and "client_agent" not in fields_set:
+        headers["Client-Agent"] = client_agent
+    full_url, target = _parsed_url(f"{http.url}?{urlencode(http.query)}" if http.query else http.url)
+    timeouts: Mapping[str, float | None] | None = None
+    time_limit: float | None = None
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        timeouts, time_limit = _timeouts_of_number(timeout)
+    elif timeout is not None:
+        timeouts, time_limit = _timeouts_of(timeout)
+    secrets = {headers.get("apikey"), api_key, *extra_secrets}
     for name in model.get_sensitive_fields():
         value = getattr(model, name, None)
         if isinstance(value, str):
             secrets.add(value)
-    method = request.method
-    return Call(
-        request=request,
+    method = http.method
+    call = Call(
+        method=method,
+        full_url=full_url,
+        target=target,
+        headers=tuple(headers.items()),
+        json_body=http.json_body,
+        timeouts=timeouts,
+        time_limit=time_limit,
         model=model,
         secrets=tuple(sorted(s for s in secrets if s)),
-        repeatable=retry_safe(model, json_body),
+        repeatable=retry_safe(model, http.json_body),
         changes_data=method in ("PUT", "DELETE"),
     )
+    if http.json_body is not None or not _plain(headers):
+        _ = call.request  # built now: httpx refuses some bodies and headers, and must do so here
+    return call
 
 
 # --- responses -------------------------------------------------------------------------------
+
+
+class Head(Protocol):
+    """The status line and headers of an answer, as the core reads them (an ``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> httpx.Headers: ...
+    @property
+    def charset_encoding(self) -> str | None: ...
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -301,13 +361,20 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
-def _body_of(response: httpx.Response, body: bytes | None) -> bytes:
-    return response.content if body is None else body
+def _full(response: Head) -> httpx.Response:
+    """The response itself, when the body was not read separately (``body=None``)."""
+    if not isinstance(response, httpx.Response):
+        raise TypeError("the body of a response head must be given")
+    return response
 
 
-def _text_of(response: httpx.Response, body: bytes | None) -> str:
+def _body_of(response: Head, body: bytes | None) -> bytes:
+    return _full(response).content if body is None else body
+
+
+def _text_of(response: Head, body: bytes | None) -> str:
     if body is None:
-        return response.text
+        return _full(response).text
     try:
         return body.decode(response.charset_encoding or "utf-8", errors="replace")
     except LookupError:
@@ -321,16 +388,17 @@ def _read_json(body: bytes) -> tuple[bool, Any]:
         return False, None
 
 
-def _retry_after_of(response: httpx.Response) -> float | None:
+def _retry_after_of(response: Head) -> float | None:
     if response.status_code in (429, 503):
         return parse_retry_after(response.headers.get("Retry-After"))
     return None
 
 
-def error_from_response(call: Call, response: httpx.Response, body: bytes | None = None) -> HordeAPIError:
+def error_from_response(call: Call, response: Head, body: bytes | None = None) -> HordeAPIError:
     """The typed error for an error response; the body may be JSON or not (an HTML page from a proxy).
 
-    ``body`` is the body the client read (``response.content`` when None).
+    ``body`` is the body the client read (``response.content`` when None: then ``response`` must be an
+    ``httpx.Response``).
     """
     status = response.status_code
     raw = _body_of(response, body)
@@ -369,7 +437,7 @@ def error_from_response(call: Call, response: httpx.Response, body: bytes | None
     )
 
 
-def _invalid(call: Call, response: httpx.Response, message: str) -> InvalidResponseError:
+def _invalid(call: Call, response: Head, message: str) -> InvalidResponseError:
     return InvalidResponseError(
         redact(message, call.secrets),
         status_code=response.status_code,
@@ -380,10 +448,11 @@ def _invalid(call: Call, response: httpx.Response, message: str) -> InvalidRespo
     )
 
 
-def parse_response(call: Call, response: httpx.Response, body: bytes | None = None) -> HordeResponseTypes:
+def parse_response(call: Call, response: Head, body: bytes | None = None) -> HordeResponseTypes:
     """The success model for ``response``, or raise its typed ``HordeAPIError``.
 
-    ``body`` is the body the client read (``response.content`` when None). A success body must hold
+    ``body`` is the body the client read (``response.content`` when None: then ``response`` must be an
+    ``httpx.Response``). A success body must hold
     what its response needs (see ``_missing``), else ``InvalidResponseError``: a body of the wrong
     shape must not pass as a user with every field empty. No error raised here chains pydantic's
     (its text would show the body, which may hold a passkey).
@@ -391,8 +460,7 @@ def parse_response(call: Call, response: httpx.Response, body: bytes | None = No
     status = response.status_code
     if not 200 <= status < 300:
         raise error_from_response(call, response, body)
-    pairs = {int(k): v for k, v in call.model.get_success_status_response_pairs().items()}
-    response_type = pairs.get(status) or call.model.get_default_success_response_type()
+    response_type = _response_type(type(call.model), status)
     raw = _body_of(response, body)
     problem = ""
     try:
@@ -413,6 +481,13 @@ def parse_response(call: Call, response: httpx.Response, body: bytes | None = No
     if missing:
         raise _invalid(call, response, f"the body is not a valid {response_type.__name__}: {missing}")
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def _response_type(model: type[BaseAIHordeRequest], status: int) -> type[HordeResponseTypes]:
+    """The success model of ``status`` for a request model (both are class methods: kept per class)."""
+    pairs = {int(k): v for k, v in model.get_success_status_response_pairs().items()}
+    return pairs.get(status) or model.get_default_success_response_type()
 
 
 _MODIFY_REPLY_FIELDS = frozenset(ModifyUserReply.model_fields)
@@ -452,9 +527,7 @@ def _user_missing(user: UserDetailsResponse) -> str:
 
 def attempt_timeout(call: Call) -> float | None:
     """How long one attempt may take as a whole: the largest of the request's timeouts (None: no bound)."""
-    timeouts = call.request.extensions.get("timeout") or {}
-    values = [float(value) for value in timeouts.values() if value is not None]
-    return max(values) if values else None
+    return call.time_limit
 
 
 class BodyReader:
@@ -469,12 +542,15 @@ class BodyReader:
     def __init__(
         self,
         call: Call,
-        response: httpx.Response,
+        response: Head,
         *,
         started: float,
         limit: int = MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        declared: str | None = None,
     ) -> None:
+        """``declared``: the ``Content-Length`` header's value as ``response.headers`` gives it ("" when
+        absent), for a transport that knows it without reading all the headers; else it is looked up."""
         self._call = call
         self._response = response
         self._limit = limit
@@ -483,7 +559,9 @@ class BodyReader:
         self._deadline = None if self._timeout is None else started + self._timeout
         self._chunks: list[bytes] = []
         self._size = 0
-        declared = response.headers.get("Content-Length", "").strip()
+        if declared is None:
+            declared = response.headers.get("Content-Length", "")
+        declared = declared.strip()
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large(f"{int(declared)} bytes")
         self.check_time()
@@ -578,7 +656,7 @@ def decide(
     *,
     retries_done: int,
     max_retries: int,
-    response: httpx.Response | None = None,
+    response: Head | None = None,
     exc: httpx.RequestError | None = None,
     rng: random.Random | None = None,
 ) -> Decision:

@@ -17,9 +17,9 @@ from horde_users import _core
 
 __all__ = ["AsyncHttpxTransport", "AsyncTransport", "Decide", "Exchange", "HttpxTransport"]
 
-Decide = Callable[[httpx.Response], _core.Decision]
+Decide = Callable[[_core.Head], _core.Decision]
 """Given the status line and headers of an answer, whether to retry (then the body is not read)."""
-Exchange = tuple[httpx.Response, _core.Decision, bytes]
+Exchange = tuple[_core.Head, _core.Decision, bytes]
 """The answer's status and headers, the decision on it, and its body (empty when retrying)."""
 
 

@@ -28,7 +28,6 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -81,6 +80,25 @@ def _expect(result: HordeResponseTypes, cls: type[_R]) -> _R:
     return result
 
 
+class _InputErrors:
+    """``with``: a ``ValidationError`` raised inside leaves as ``InvalidRequestError``, the key redacted.
+
+    A plain class, not ``contextlib.contextmanager``: it is entered on every call, and reused.
+    """
+
+    def __init__(self, api_key: str) -> None:
+        self._secrets = (api_key,)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, ValidationError):
+            raise _core.invalid_request(exc, self._secrets) from exc
+
+
 class _ClientBase:
     """Configuration and request building shared by both clients (no I/O)."""
 
@@ -113,6 +131,7 @@ class _ClientBase:
         self._client_agent = client_agent or default_client_agent()
         self._timeout = timeout
         self._max_retries = max_retries
+        self._refusals = _InputErrors(self._api_key)
 
     @property
     def base_url(self) -> str:
@@ -149,13 +168,9 @@ class _ClientBase:
         """The client's key, once its form is checked (every method, before anything is sent)."""
         return _core.check_api_key(self._api_key, name=self._key_name)
 
-    @contextmanager
-    def _input_errors(self) -> Iterator[None]:
-        """Turn pydantic's refusal of a request model into our ``InvalidRequestError``."""
-        try:
-            yield
-        except ValidationError as error:
-            raise _core.invalid_request(error, (self._api_key,)) from error
+    def _input_errors(self) -> _InputErrors:
+        """Turn pydantic's refusal of a request model into our ``InvalidRequestError`` (``with``)."""
+        return self._refusals
 
     def _find_user_request(self) -> FindUserRequest:
         key = self._checked_key()
@@ -217,7 +232,7 @@ class _ClientBase:
         )
 
     def _decide_on_response(
-        self, call: _core.Call, retries_done: int, started: float, response: httpx.Response
+        self, call: _core.Call, retries_done: int, started: float, response: _core.Head
     ) -> _core.Decision:
         self._log_response(call, retries_done, response.status_code, started)
         return _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, response=response)

@@ -2,8 +2,8 @@
 
 Each incoming request is recorded, then answered by the next scripted action: a canned reply, a hang
 (no answer until the server stops: the client times out), a connection reset, a reply whose body
-trickles in byte by byte, or a flood of bytes. One request per connection (``Connection: close``), so
-every count is exact.
+trickles in byte by byte, a flood of bytes, or raw bytes as given. One request per connection
+(``Connection: close``), so every count is exact.
 """
 
 from __future__ import annotations
@@ -64,7 +64,14 @@ class Flood:
     declare: bool = True
 
 
-Action = Reply | Hang | Reset | Trickle | Flood
+@dataclass(frozen=True)
+class Raw:
+    """Answer with these bytes exactly (status line, headers and body as given), then close."""
+
+    data: bytes
+
+
+Action = Reply | Hang | Reset | Trickle | Flood | Raw
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,8 @@ class FaultServer:
             reply = action.reply
             _send_head(sock, reply.status, {"Content-Length": str(len(reply.body)), **reply.headers})
             self._send_body(sock, (reply.body[i : i + 1] for i in range(len(reply.body))), action.interval)
+        elif isinstance(action, Raw):
+            sock.sendall(action.data)
         elif isinstance(action, Flood):
             length = {"Content-Length": str(action.size)} if action.declare else {}
             _send_head(sock, 200, {"Content-Type": "application/json", **length})

@@ -256,3 +256,21 @@ def test_pager_stops_once_limit_users_are_taken() -> None:
 def test_pager_never_asks_past_the_last_page() -> None:
     assert _walk(_core.Pager(9999, None), [25, 25, 25]) == ([9999, 10000], 50)
     assert _walk(_core.Pager(10001, None), [25]) == ([], 0)
+
+
+def test_the_request_is_built_from_the_calls_parts_once() -> None:
+    """Transports that need no ``httpx.Request`` send ``target`` and ``headers``: the same as its own."""
+    call = call_for(ListUsersDetailsRequest(page=2, sort="age"))
+    request = call.request
+    assert call.request is request  # every attempt sends the one request
+    assert (call.method, call.target) == (request.method, str(request.url))
+    assert call.target == BASE + "/v2/users?page=2&sort=age"
+    sent = [(name.encode(), value.encode()) for name, value in call.headers]
+    assert request.headers.raw == [(b"Host", b"127.0.0.1:7001"), *sent]
+    assert request.content == b""
+
+
+def test_what_httpx_refuses_is_refused_when_the_call_is_prepared() -> None:
+    """A header httpx cannot encode fails at once, as it did when the request was built there."""
+    with pytest.raises(UnicodeEncodeError):
+        _core.prepare(SingleUserDetailsRequest(user_id=3, **{"Client-Agent": "naïve:1:x"}), base_url=BASE)

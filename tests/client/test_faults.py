@@ -18,7 +18,7 @@ from horde_users.errors import (
 )
 from horde_users.models import DeleteUserResponse, ModifyUserResponse, UserDetailsResponse
 from tests.client.conftest import MakeApi
-from tests.client.faultserver import FaultServer, Flood, Hang, Reply, Reset, Trickle
+from tests.client.faultserver import FaultServer, Flood, Hang, Raw, Reply, Reset, Trickle
 from tests.conftest import EXAMPLES_DIR
 
 pytestmark = pytest.mark.anyio
@@ -424,3 +424,106 @@ async def test_a_body_far_larger_than_the_api_sends_is_refused(
     fault_server.wait_for_bodies(1)
     assert fault_server.sent_bytes[0] < size  # never read whole
     assert fault_server.count() == 1
+
+
+# --- how the body is framed: every transport reads the same answer the same way ----------------
+
+
+def _raw_answer(head: str, body: bytes) -> Raw:
+    return Raw(head.replace("\n", "\r\n").encode("latin-1") + b"\r\n" + body)
+
+
+def _chunked(body: bytes, size: int) -> bytes:
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+
+
+async def test_a_chunked_body_is_read_whole(make_api: MakeApi, fault_server: FaultServer) -> None:
+    head = "HTTP/1.1 200 OK\nContent-Type: application/json\nTransfer-Encoding: chunked\nConnection: close\n"
+    fault_server.script(_raw_answer(head, _chunked(USER_200.body, 100)))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    user = await api.get_user(3)
+    assert user == UserDetailsResponse.model_validate_json(USER_200.body)
+
+
+async def test_a_body_without_content_length_is_read_to_the_close(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    head = "HTTP/1.1 200 OK\nContent-Type: application/json\nConnection: close\n"
+    fault_server.script(_raw_answer(head, USER_200.body))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    assert (await api.get_user(3)).username == "peer_alice#3"
+
+
+async def test_a_body_shorter_than_its_content_length_is_a_dropped_connection(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    """The server closes before the declared length: retried like a drop (a read), then raised."""
+    head = f"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: {len(USER_200.body) + 50}\n"
+    fault_server.script(*[_raw_answer(head, USER_200.body)] * 2)
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=1)
+    with pytest.raises(HordeConnectionError) as caught:
+        await api.get_user(3)
+    assert not isinstance(caught.value, HordeTimeoutError)
+    assert caught.value.request_sent
+    assert fault_server.count() == 2
+
+
+async def test_a_chunked_body_over_the_cap_is_refused(make_api: MakeApi, fault_server: FaultServer) -> None:
+    head = "HTTP/1.1 200 OK\nContent-Type: application/json\nTransfer-Encoding: chunked\nConnection: close\n"
+    fault_server.script(_raw_answer(head, _chunked(b" " * (MAX_RESPONSE_BYTES + 1), 65536)))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    with pytest.raises(InvalidResponseError) as caught:
+        await api.get_user(3)
+    assert f"more than {MAX_RESPONSE_BYTES} bytes" in caught.value.message
+
+
+async def test_a_content_length_over_the_cap_is_refused_before_the_body(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    head = f"HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: {MAX_RESPONSE_BYTES + 1}\n"
+    fault_server.script(_raw_answer(head, USER_200.body))  # the body never comes: only the header counts
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=0)
+    with pytest.raises(InvalidResponseError) as caught:
+        await api.get_user(3)
+    assert f"the answer is {MAX_RESPONSE_BYTES + 1} bytes" in caught.value.message
+
+
+async def test_an_error_answer_reads_its_headers_and_charset_alike(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    """What the error shows comes from the answer's head: its reason phrase, node, Retry-After, charset."""
+    text = "Überlastet: versuchen Sie es später".encode("latin-1")
+    head = (
+        f"HTTP/1.1 503 Busy Right Now\nContent-Type: text/plain; charset=latin-1\nHorde-Node: node-7\n"
+        f"Retry-After: 120\nContent-Length: {len(text)}\nConnection: close\n"
+    )
+    fault_server.script(_raw_answer(head, text))
+    api = make_api(api_key=KEY, base_url=fault_server.url, max_retries=2)
+    with pytest.raises(ServerError) as caught:
+        await api.get_user(3)
+    error = caught.value
+    assert (error.status_code, error.horde_node, error.retry_after) == (503, "node-7", 120)
+    assert error.message == "Busy Right Now (not JSON): Überlastet: versuchen Sie es später"
+    assert fault_server.count() == 1  # Retry-After over 60 s: raised at once
+
+
+async def test_every_transport_goes_through_the_proxy_the_environment_names(
+    make_api: MakeApi, fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fault_server.url.removesuffix("/api"))
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    fault_server.script(USER_200, USER_200)
+    api = make_api(api_key=KEY, base_url="http://users.example/api", max_retries=0)
+    assert (await api.get_user(3)).username == "peer_alice#3"
+    assert (await api.get_user(4)).username == "peer_alice#3"  # the proxy found once, used again
+    assert [seen.path for seen in fault_server.requests] == [
+        "http://users.example/api/v2/users/3",
+        "http://users.example/api/v2/users/4",
+    ]
+    bypassed = make_api(api_key=KEY, base_url="http://localhost:9/api", max_retries=0)
+    with pytest.raises(HordeConnectionError):  # not through the proxy: straight to a closed port
+        await bypassed.get_user(3)
+    assert fault_server.count() == 2
