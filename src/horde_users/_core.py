@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import random
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -166,10 +167,8 @@ class Call:
     """
 
     method: str
-    full_url: httpx.URL
-    """The URL with its query string, as sent."""
     target: str
-    """``str(full_url)``: the URL as sent, as text."""
+    """The URL with its query string, as sent (as httpx writes it)."""
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     """The headers as built (``Host`` and ``Content-Length`` are the HTTP library's)."""
     json_body: dict[str, Any] | None = field(repr=False)
@@ -184,6 +183,11 @@ class Call:
     """Whether an ambiguous failure (timeout, dropped connection, 502/503/504) may be retried."""
     changes_data: bool = field(default=False)
     """PUT and DELETE: an ambiguous failure leaves the outcome unknown."""
+
+    @functools.cached_property
+    def full_url(self) -> httpx.URL:
+        """``target`` as an ``httpx.URL`` (parsed on first use)."""
+        return httpx.URL(self.target)
 
     @functools.cached_property
     def request(self) -> httpx.Request:
@@ -238,11 +242,26 @@ def build_request(
     return call.request
 
 
-@functools.lru_cache(maxsize=512)
-def _parsed_url(url: str) -> tuple[httpx.URL, str]:
-    """``httpx.URL(url)`` and its text, kept: parsing is most of the cost of building a request."""
-    parsed = httpx.URL(url)
-    return parsed, str(parsed)
+_PLAIN_TAIL = re.compile(r"[A-Za-z0-9_~=&?-]*")
+"""Characters httpx writes as they are, in a path segment or a query (no dot, slash, ``%`` or ``#``)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _normalized(url: str) -> str:
+    """``url`` as httpx writes it (``str(httpx.URL(url))``); kept, as parsing costs tens of µs."""
+    return str(httpx.URL(url))
+
+
+def url_text(url: str) -> str:
+    """``str(httpx.URL(url))``, parsing only what comes before the last path segment (once per prefix).
+
+    The last segment of a request's URL is mostly an id, and ids change from call to call; when it and
+    the query hold only characters httpx never rewrites, it is appended to the prefix as written.
+    """
+    head, _, tail = url.rpartition("/")
+    if "?" in head or not _PLAIN_TAIL.fullmatch(tail):
+        return _normalized(url)
+    return _normalized(head + "/") + tail
 
 
 def _timeouts_of(timeout: float | httpx.Timeout) -> tuple[Mapping[str, float | None], float | None]:
@@ -296,7 +315,7 @@ def prepare(
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent
-    full_url, target = _parsed_url(f"{http.url}?{urlencode(http.query)}" if http.query else http.url)
+    target = url_text(f"{http.url}?{urlencode(http.query)}" if http.query else http.url)
     timeouts: Mapping[str, float | None] | None = None
     time_limit: float | None = None
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
@@ -311,7 +330,6 @@ def prepare(
     method = http.method
     call = Call(
         method=method,
-        full_url=full_url,
         target=target,
         headers=tuple(headers.items()),
         json_body=http.json_body,

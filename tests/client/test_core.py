@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from horde_users import _core
 from horde_users.errors import HordeAPIError, InvalidResponseError, error_class_for_status, excerpt, redact
@@ -27,6 +29,39 @@ BASE = "http://127.0.0.1:7001/api"
 
 def call_for(model: Any) -> _core.Call:
     return _core.prepare(model, base_url=BASE, api_key=KEY, client_agent="t:1:t")
+
+
+_URL_BASES = [
+    "http://127.0.0.1:7001/api/v2/users/",
+    "HTTP://Example.ORG:80/API/v2/users/",
+    "https://bücher.example/a b/%7e/v2/",
+    "http://h/x/../api/./v2/",
+    "http://[::1]:8080/api/v2/find_user",
+    "http://h/api?x=1/",
+    "http://h/api/v2/users",
+]
+
+
+@given(
+    base=st.sampled_from(_URL_BASES),
+    tail=st.text(alphabet=st.sampled_from("aZ09_~=&?-.%/#é :"), max_size=12),
+)
+def test_url_text_writes_each_url_as_httpx_does(base: str, tail: str) -> None:
+    url = base + tail
+    try:
+        expected = str(httpx.URL(url))
+    except httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            _core.url_text(url)
+        return
+    assert _core.url_text(url) == expected
+
+
+def test_a_call_url_is_the_one_httpx_parses() -> None:
+    call = call_for(ListUsersDetailsRequest(page=3, sort="age"))
+    assert call.target == f"{BASE}/v2/users?page=3&sort=age"
+    assert call.full_url == httpx.URL(call.target)
+    assert str(call.request.url) == call.target
 
 
 def test_build_request_fills_in_the_clients_key_and_agent_only_when_the_model_has_none() -> None:
