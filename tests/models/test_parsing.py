@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -286,6 +288,23 @@ def test_the_users_of_a_page_share_the_pages_time_and_copies_keep_it() -> None:
     page = ListUsersDetailsResponse.model_validate([{"id": 1}, {"id": 2}])
     assert {user.time_constructed for user in page} == {page.time_constructed}
     assert page.model_copy().time_constructed == page.time_constructed
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda: ListUsersDetailsResponse.model_validate_json(b'[{"id": 1}, {"id": 2}]'),
+        lambda: UserDetailsResponse.model_validate_json(b'{"id": 1}'),
+    ],
+)
+def test_copies_and_pickles_keep_the_time_of_the_original(parse: Any) -> None:
+    original = parse()
+    time.sleep(0.01)
+    for twin in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        assert twin == original
+        assert twin.time_constructed == original.time_constructed
+        if isinstance(twin, ListUsersDetailsResponse):
+            assert {user.time_constructed for user in twin} == {original.time_constructed}
 
 
 def test_modify_user_reply_keeps_the_reference_sdks_filtered_field() -> None:
