@@ -113,7 +113,7 @@ class _TimeConstructedMixin:
     users of a list share their page's time: a pydantic private attribute would instead cost a Python
     call for every nested user, a fifth of the time it takes to parse a page. Called without options,
     the validators go straight to pydantic-core and store the time themselves (a page also stamps its
-    users: `HordeResponseRootModel._stamp_page`), which costs about what pydantic's own methods spend
+    users: `_stamp_page`), which costs about what pydantic's own methods spend
     passing their options on: these methods run as fast as pydantic's.
     """
 
@@ -184,6 +184,22 @@ class HordeResponseBaseModel(_TimeConstructedMixin, HordeAPIObjectBaseModel):
 T = TypeVar("T")
 
 
+_R = TypeVar("_R", bound=RootModel[Any])
+
+
+def _stamp_page(model: _R, stamps_items: bool) -> _R:
+    """`_stamp` for a root model just validated; ``stamps_items``: its root is a list of responses whose
+    ``__pydantic_private__`` is BaseModel's slot (`HordeResponseRootModel._stamps_items`)."""
+    stamp = {_TIME_KEY: _now()}
+    _set(model, _PRIVATE, stamp)
+    if stamps_items:
+        # A loop in C: no bytecode runs per user.
+        deque(map(_set_private, model.root, repeat(stamp)), 0)
+    elif isinstance(model.root, list):
+        _stamp(model, stamp[_TIME_KEY])
+    return model
+
+
 class HordeResponseRootModel(_TimeConstructedMixin, RootModel[T]):
     """Base of responses that are not objects (the users list is a JSON array)."""
 
@@ -205,24 +221,15 @@ class HordeResponseRootModel(_TimeConstructedMixin, RootModel[T]):
     def model_validate(cls, obj: Any, **options: Any) -> Self:
         if options:
             return _stamped(super().model_validate(obj, **options))
-        return cls._stamp_page(cls.__pydantic_validator__.validate_python(obj))
+        model: Self = cls.__pydantic_validator__.validate_python(obj)
+        return _stamp_page(model, cls._stamps_items)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
         if options:
             return _stamped(super().model_validate_json(json_data, **options))
-        return cls._stamp_page(cls.__pydantic_validator__.validate_json(json_data))
-
-    @classmethod
-    def _stamp_page(cls, model: Self) -> Self:
-        stamp = {_TIME_KEY: _now()}
-        _set(model, _PRIVATE, stamp)
-        if cls._stamps_items:
-            # A loop in C: no bytecode runs per user.
-            deque(map(_set_private, cast("list[BaseModel]", model.root), repeat(stamp)), 0)
-        elif isinstance(model.root, list):
-            _stamp(model, stamp[_TIME_KEY])
-        return model
+        model: Self = cls.__pydantic_validator__.validate_json(json_data)
+        return _stamp_page(model, cls._stamps_items)
 
     @classmethod
     def get_api_model_name(cls) -> str | None:
