@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import time
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -77,6 +80,43 @@ def test_iso_8601_last_received_is_accepted_too(text: str) -> None:
 def test_a_date_that_is_neither_form_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="RFC 822 or ISO 8601"):
         MonthlyKudos.model_validate({"last_received": "Someday, soon"})
+
+
+def _rfc822_as_email_utils_reads_it(text: str) -> datetime | None:
+    """The reference: the standard library's reading, naive meaning UTC; None when it refuses the text."""
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+_server_form_parts = st.tuples(
+    st.sampled_from(["Mon", "Fri", "Sun"]),
+    st.integers(0, 32).map("{:02d}".format),
+    st.sampled_from(["Jan", "Feb", "Jun", "Nov", "Dec", "nov", "Foo"]),
+    st.one_of(st.integers(1, 9999).map("{:04d}".format), st.sampled_from(["26", "0000", "99999"])),
+    st.tuples(st.integers(0, 25), st.integers(0, 61), st.integers(0, 61)).map(
+        "{0[0]:02d}:{0[1]:02d}:{0[2]:02d}".format
+    ),
+    st.sampled_from(["-0000", "+0000", "GMT", "+0100", "-0000 "]),
+)
+
+
+@settings(deadline=None)
+@given(_server_form_parts)
+def test_rfc822_dates_read_exactly_as_email_utils_reads_them(parts: tuple[str, ...]) -> None:
+    """The server's own form has a fast reader; it agrees with email.utils on near misses too."""
+    weekday, day, month, year, clock, zone = parts
+    text = f"{weekday}, {day} {month} {year} {clock} {zone}"
+    expected = _rfc822_as_email_utils_reads_it(text)
+    if expected is None:
+        with pytest.raises(ValidationError, match="not an RFC 822 or ISO 8601 date"):
+            MonthlyKudos.model_validate({"last_received": text})
+        return
+    parsed = MonthlyKudos.model_validate_json(f'{{"last_received": "{text}"}}').last_received
+    assert parsed == expected
+    assert parsed is not None and parsed.tzinfo is timezone.utc
 
 
 def test_unknown_fields_from_a_newer_server_are_kept_and_dumped_back() -> None:
@@ -248,6 +288,23 @@ def test_the_users_of_a_page_share_the_pages_time_and_copies_keep_it() -> None:
     page = ListUsersDetailsResponse.model_validate([{"id": 1}, {"id": 2}])
     assert {user.time_constructed for user in page} == {page.time_constructed}
     assert page.model_copy().time_constructed == page.time_constructed
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda: ListUsersDetailsResponse.model_validate_json(b'[{"id": 1}, {"id": 2}]'),
+        lambda: UserDetailsResponse.model_validate_json(b'{"id": 1}'),
+    ],
+)
+def test_copies_and_pickles_keep_the_time_of_the_original(parse: Any) -> None:
+    original = parse()
+    time.sleep(0.01)
+    for twin in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        assert twin == original
+        assert twin.time_constructed == original.time_constructed
+        if isinstance(twin, ListUsersDetailsResponse):
+            assert {user.time_constructed for user in twin} == {original.time_constructed}
 
 
 def test_modify_user_reply_keeps_the_reference_sdks_filtered_field() -> None:
