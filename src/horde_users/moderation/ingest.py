@@ -64,9 +64,12 @@ class Rows:
     """The rows one write stores: each listed user's ``index_users`` values (in :data:`_BOUND` order),
     its public JSON and its lower-cased name, gathered page by page."""
 
-    __slots__ = ("names", "users", "views")
+    __slots__ = ("_no", "_yes", "names", "users", "views")
 
-    def __init__(self) -> None:
+    def __init__(self, *, bits: bool) -> None:
+        """``bits``: roles as 1 and 0 (for SQLite's driver, which looks every bool up in its adapters
+        before binding it) rather than True and False."""
+        self._yes, self._no = (1, 0) if bits else (True, False)
         self.users: list[tuple[Any, ...]] = []
         self.views: list[tuple[int, str]] = []
         self.names: list[tuple[int, str]] = []
@@ -79,6 +82,7 @@ class Rows:
         before = len(self.users)
         add_user, add_view, add_name = self.users.append, self.views.append, self.names.append
         to_json = _SERIALIZER.to_json
+        yes, no = self._yes, self._no
         for user in users:
             # the fields straight from the model's __dict__ (its attributes cost a __getattr__ hook each)
             (
@@ -102,8 +106,6 @@ class Rows:
             username = username or ""
             name = split_alias(username)
             lower = name.lower()
-            # the roles (True, False or None) bound as 1 or 0: SQLite stores a bool so, but the driver
-            # looks each bool (and None) up in its adapters first
             add_user(
                 (
                     user_id,
@@ -113,14 +115,14 @@ class Rows:
                     float(kudos or 0.0),
                     concurrency,
                     int(workers or 0),
-                    1 if moderator else 0,
-                    1 if trusted else 0,
-                    1 if flagged else 0,
-                    1 if service else 0,
-                    1 if education else 0,
-                    1 if customizer else 0,
-                    1 if deleted else 0,
-                    1 if pseudonymous else 0,
+                    yes if moderator else no,
+                    yes if trusted else no,
+                    yes if flagged else no,
+                    yes if service else no,
+                    yes if education else no,
+                    yes if customizer else no,
+                    yes if deleted else no,
+                    yes if pseudonymous else no,
                     age,
                     None if age is None else now - age,
                     now,
@@ -139,7 +141,7 @@ _LISTED = itemgetter("id_", "username", "kudos", "concurrency", "worker_count", 
 
 def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id: int, now: float) -> int:
     """Insert or update ``users`` (one page, or any batch) in ``conn``'s transaction; returns the count."""
-    rows = Rows()
+    rows = Rows(bits=uses_fts(conn))
     rows.add(users, run_id, now)
     if rows:
         if uses_fts(conn):
@@ -210,14 +212,14 @@ def _sqlite_upsert(cursor: Any, rows: Rows, moved: tuple[int, int, int, int] | N
     _mirror_names(cursor, changed)
 
 
-_NOT_GONE = {"gone": False, "gone_since": None}
+_NOT_GONE = (False, None)
+"""``gone`` and ``gone_since`` of a user just listed (SQLite's statement has them as constants)."""
 
 
 def _generic_upsert(conn: Connection, rows: Rows) -> None:
     users_upsert, views_upsert = _upsert_statements(conn)
     conn.execute(
-        users_upsert,
-        [{**dict(zip(_BOUND, values, strict=True)), **_NOT_GONE} for values in rows.users],
+        users_upsert, [dict(zip(_COLUMNS, values + _NOT_GONE, strict=True)) for values in rows.users]
     )
     conn.execute(views_upsert, [{"id": user_id, "public_json": text} for user_id, text in rows.views])
 
@@ -248,7 +250,7 @@ def store_page(
     now: float,
 ) -> None:
     """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
-    rows = Rows()
+    rows = Rows(bits=uses_fts(conn))
     _move(checkpoint, next_page, rows.add(users, checkpoint.run_id, now))
     _write_pages(conn, rows, checkpoint)
 
@@ -291,7 +293,7 @@ class PageWriter:
     def add(self, users: Iterable[UserDetailsResponse], *, next_page: int, now: float, last: bool) -> bool:
         """Store one page; returns True when it (and any before it) is committed."""
         if self._pending is None:
-            self._pending = Rows()
+            self._pending = Rows(bits=uses_fts(self.conn))
             self._opened = time.monotonic()
         _move(self.checkpoint, next_page, self._pending.add(users, self.checkpoint.run_id, now))
         if last or time.monotonic() - self._opened >= self.commit_every:
