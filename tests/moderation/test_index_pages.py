@@ -9,7 +9,7 @@ from pathlib import Path
 from horde_users.models import UserDetailsResponse
 from horde_users.moderation.filters import Filters
 from horde_users.moderation.index import UserIndex
-from horde_users.moderation.ingest import Checkpoint, PageWriter
+from horde_users.moderation.ingest import Checkpoint, PageWriter, split_alias
 from horde_users.moderation.sync import _open_run
 
 
@@ -38,4 +38,68 @@ def test_a_user_on_two_pages_of_one_transaction_is_stored_once_as_last_listed(tm
     assert [user.id for user in index.find(Filters(text="omegao"), limit=None)] == [1]
     assert index.find(Filters(text="alphao"), limit=None) == []
     assert sorted(user.id for user in index.find(Filters(text="owl"), limit=None)) == [1, 2, 3]
+    index.engine.dispose()
+
+
+def varied(user_id: int) -> UserDetailsResponse:
+    """A listed user whose roles, counts and age vary with its id (some fields left unset)."""
+    body: dict[str, object] = {
+        "username": f"user{user_id}#{user_id}" if user_id % 7 else f"no alias {user_id}",
+        "id": user_id,
+        "kudos": user_id * 1.5,
+        "concurrency": None if user_id % 5 == 0 else 30,
+        "worker_count": user_id % 3,
+        "styles": [{"name": "a},{b", "id": "s1"}, {"name": "c", "id": "s2"}] if user_id % 11 == 0 else [],
+        "monthly_kudos": {},
+    }
+    for offset, role in enumerate(("moderator", "trusted", "flagged", "service", "education", "customizer")):
+        if (user_id + offset) % 4 != 3:  # some roles unset (None), the others True or False
+            body[role] = (user_id >> offset) % 2 == 1
+    body["deleted"] = user_id % 13 == 0
+    body["pseudonymous"] = None if user_id % 17 == 0 else user_id % 2 == 0
+    if user_id % 19:
+        body["account_age"] = user_id * 1000
+    return UserDetailsResponse.model_validate(body)
+
+
+def test_a_large_batch_is_stored_as_each_user_alone_would_be(tmp_path: Path) -> None:
+    """More users than one statement holds, some listed twice and renamed between: every row, view and
+    trigram entry is what the user's own fields say, as the last listing showed it."""
+    index = UserIndex.open(str(tmp_path / "index.db"))
+    run_id, _ = _open_run(index.engine, "test", time.time())
+    checkpoint = Checkpoint(run_id, 1, 0, 0)
+    now = 1_800_000_000.0
+    early = [listed(5, "earlyname", 1), listed(6, "earlyname", 2)]  # again a few rows later
+    first = [varied(n) for n in range(1, 131)]
+    again = [listed(n, f"renamed{n}", n) for n in range(120, 126)]  # listed again, renamed
+    with index.engine.connect() as conn:
+        writer = PageWriter(conn, checkpoint, commit_every=3600)
+        writer.add(early, next_page=2, now=now, last=False)
+        writer.add(first, next_page=3, now=now, last=False)
+        writer.add(again, next_page=4, now=now, last=True)
+    assert checkpoint.users_seen == 138
+
+    latest = {user.id_: user for user in [*early, *first, *again] if user.id_ is not None}
+    stored = {user.id: user for user in index.find(limit=None, sort="id")}
+    assert sorted(stored) == sorted(latest)
+    for user_id, user in latest.items():
+        row = stored[user_id]
+        assert row.public_json == user.model_dump_json(by_alias=True, exclude_unset=True)
+        name = split_alias(user.username or "")
+        assert (row.username, row.kudos, row.concurrency, row.worker_count) == (
+            user.username,
+            user.kudos,
+            user.concurrency,
+            user.worker_count or 0,
+        )
+        for role in ("moderator", "trusted", "flagged", "service", "education", "customizer", "deleted"):
+            assert getattr(row, role) is bool(getattr(user, role)), (user_id, role)
+        assert row.pseudonymous is bool(user.pseudonymous)
+        assert row.account_age == user.account_age
+        assert row.created_at == (None if user.account_age is None else now - user.account_age)
+        assert (row.listed_at, row.gone, row.gone_since) == (now, False, None)
+        assert user_id in [found.id for found in index.find(Filters(text=name.upper()), limit=None)]
+    assert index.find(Filters(text="user121"), limit=None) == []
+    assert index.find(Filters(text="earlyname"), limit=None) == []
+    assert [user.id for user in index.find(Filters(text="renamed121"), limit=None)] == [121]
     index.engine.dispose()

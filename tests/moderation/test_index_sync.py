@@ -285,4 +285,4 @@ def test_a_sync_leaves_the_connections_durability_as_it_found_it(
         engine.dispose()
 
 
-DURABILITY_PRAGMAS = ("synchronous", "wal_autocheckpoint")
+DURABILITY_PRAGMAS = ("synchronous", "wal_autocheckpoint", "cache_size", "temp_store")

@@ -1,4 +1,4 @@
-"""Writing listed users into the index: one bulk upsert per page, names mirrored into the trigram table.
+"""Writing listed users into the index: bulk upserts per transaction, names mirrored into the trigram table.
 
 A user's row is replaced by what the list shows now; the privileged view fetched earlier
 (``details_json``) is kept. A user seen again after being marked gone is no longer gone.
@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
@@ -43,17 +45,12 @@ _UPDATED = (
 
 _SERIALIZER = UserDetailsResponse.__pydantic_serializer__
 _COLUMNS = ("id", *_UPDATED)
-assert _COLUMNS[7:15] == ROLE_COLUMNS, "user_row() writes the roles in this order"
-_SQLITE_UPSERT = (
-    f"INSERT INTO index_users ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _UPDATED)}"
-)
+assert _COLUMNS[7:15] == ROLE_COLUMNS, "Rows.add writes the roles in this order"
+_BOUND = _COLUMNS[:-2]
+"""The columns a listed user's values fill; a user just listed is not gone (the last two columns)."""
+assert _COLUMNS[-2:] == ("gone", "gone_since")
 _SQLITE_MOVE_CHECKPOINT = (
     "UPDATE index_sync_runs SET next_page = ?, pages_done = ?, users_seen = ? WHERE id = ?"
-)
-_SQLITE_VIEWS_UPSERT = (
-    "INSERT INTO index_user_views (id, public_json) VALUES (?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET public_json = excluded.public_json"
 )
 
 
@@ -63,41 +60,89 @@ def split_alias(username: str) -> str:
     return name if sep and suffix.isdigit() else username
 
 
-def user_row(user: UserDetailsResponse, run_id: int, now: float) -> tuple[tuple[Any, ...], str]:
-    """One listed user's ``index_users`` values (in :data:`_COLUMNS` order) and its public JSON."""
-    username = user.username or ""
-    name = split_alias(username)
-    age = user.account_age
-    values = (
-        user.id_,
-        username,
-        name,
-        name.lower(),
-        float(user.kudos or 0.0),
-        user.concurrency,
-        int(user.worker_count or 0),
-        bool(user.moderator),
-        bool(user.trusted),
-        bool(user.flagged),
-        bool(user.service),
-        bool(user.education),
-        bool(user.customizer),
-        bool(user.deleted),
-        bool(user.pseudonymous),
-        age,
-        None if age is None else now - age,
-        now,
-        run_id,
-        False,
-        None,
-    )
-    # what model_dump_json(by_alias=True, exclude_unset=True) does, without its Python wrapper
-    return values, _SERIALIZER.to_json(user, by_alias=True, exclude_unset=True).decode()
+class Rows:
+    """The rows one write stores: each listed user's ``index_users`` values (in :data:`_BOUND` order),
+    its public JSON and its lower-cased name, gathered page by page."""
+
+    __slots__ = ("_no", "_yes", "names", "users", "views")
+
+    def __init__(self, *, bits: bool) -> None:
+        """``bits``: roles as 1 and 0 (for SQLite's driver, which looks every bool up in its adapters
+        before binding it) rather than True and False."""
+        self._yes, self._no = (1, 0) if bits else (True, False)
+        self.users: list[tuple[Any, ...]] = []
+        self.views: list[tuple[int, str]] = []
+        self.names: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def add(self, users: Iterable[UserDetailsResponse], run_id: int, now: float) -> int:
+        """Add the ``users`` that have an id; returns how many."""
+        before = len(self.users)
+        add_user, add_view, add_name = self.users.append, self.views.append, self.names.append
+        to_json = _SERIALIZER.to_json
+        yes, no = self._yes, self._no
+        for user in users:
+            # the fields straight from the model's __dict__ (its attributes cost a __getattr__ hook each)
+            (
+                user_id,
+                username,
+                kudos,
+                concurrency,
+                workers,
+                moderator,
+                trusted,
+                flagged,
+                service,
+                education,
+                customizer,
+                deleted,
+                pseudonymous,
+                age,
+            ) = _LISTED(user.__dict__)
+            if user_id is None:
+                continue
+            username = username or ""
+            name = split_alias(username)
+            lower = name.lower()
+            add_user(
+                (
+                    user_id,
+                    username,
+                    name,
+                    lower,
+                    float(kudos or 0.0),
+                    concurrency,
+                    int(workers or 0),
+                    yes if moderator else no,
+                    yes if trusted else no,
+                    yes if flagged else no,
+                    yes if service else no,
+                    yes if education else no,
+                    yes if customizer else no,
+                    yes if deleted else no,
+                    yes if pseudonymous else no,
+                    age,
+                    None if age is None else now - age,
+                    now,
+                    run_id,
+                )
+            )
+            # what model_dump_json(by_alias=True, exclude_unset=True) does, without its Python wrapper
+            add_view((user_id, to_json(user, by_alias=True, exclude_unset=True).decode()))
+            add_name((user_id, lower))
+        return len(self.users) - before
+
+
+_LISTED = itemgetter("id_", "username", "kudos", "concurrency", "worker_count", *ROLE_COLUMNS, "account_age")
+"""The fields of a listed user that ``index_users`` holds, by field name."""
 
 
 def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id: int, now: float) -> int:
     """Insert or update ``users`` (one page, or any batch) in ``conn``'s transaction; returns the count."""
-    rows = _rows(users, run_id, now)
+    rows = Rows(bits=uses_fts(conn))
+    rows.add(users, run_id, now)
     if rows:
         if uses_fts(conn):
             with _driver_cursor(conn) as cursor:
@@ -105,13 +150,6 @@ def upsert_users(conn: Connection, users: Iterable[UserDetailsResponse], run_id:
         else:
             _generic_upsert(conn, rows)
     return len(rows)
-
-
-Row = tuple[tuple[Any, ...], str]
-
-
-def _rows(users: Iterable[UserDetailsResponse], run_id: int, now: float) -> list[Row]:
-    return [user_row(user, run_id, now) for user in users if user.id_ is not None]
 
 
 @contextmanager
@@ -125,16 +163,65 @@ def _driver_cursor(conn: Connection) -> Iterator[Any]:
         cursor.close()
 
 
-def _sqlite_upsert(cursor: Any, rows: Sequence[Row]) -> None:
-    _mirror_names(cursor, [(values[0], values[3]) for values, _ in rows])
-    cursor.executemany(_SQLITE_UPSERT, [values for values, _ in rows])
-    cursor.executemany(_SQLITE_VIEWS_UPSERT, [(values[0], text) for values, text in rows])
+class ManyRowsInsert:
+    """An SQLite ``INSERT`` whose ``VALUES`` list holds many rows: each statement is run (and the table's
+    and its indexes' cursors opened) once for many rows rather than once for each."""
+
+    def __init__(self, head: str, row: str, tail: str = "") -> None:
+        """``head``: the statement up to ``VALUES``; ``row``: one row's values (``?`` for each bound one);
+        ``tail``: what follows the ``VALUES`` list (an ``ON CONFLICT`` clause)."""
+        self.per_statement = _MAX_VALUES // row.count("?")
+        self.full = f"{head} VALUES {', '.join([row] * self.per_statement)}{tail}"
+        self.single = f"{head} VALUES {row}{tail}"
+
+    def run(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` in their order, as one statement for each would: full statements, then the
+        rows left over one by one."""
+        per = self.per_statement
+        full = len(rows) - len(rows) % per
+        if full:
+            flat = [tuple(chain.from_iterable(rows[at : at + per])) for at in range(0, full, per)]
+            cursor.executemany(self.full, flat)
+        if full < len(rows):
+            cursor.executemany(self.single, rows[full:])
 
 
-def _generic_upsert(conn: Connection, rows: Sequence[Row]) -> None:
+_MAX_VALUES = 999
+"""Values bound to one statement at most: SQLite's limit before 3.32 (32,766 since)."""
+
+
+_USERS_INSERT = ManyRowsInsert(
+    f"INSERT INTO index_users ({', '.join(_COLUMNS)})",
+    f"({', '.join('?' * len(_BOUND))}, 0, NULL)",
+    f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in _UPDATED)}",
+)
+_VIEWS_INSERT = ManyRowsInsert(
+    "INSERT INTO index_user_views (id, public_json)",
+    "(?, ?)",
+    " ON CONFLICT (id) DO UPDATE SET public_json = excluded.public_json",
+)
+
+
+def _sqlite_upsert(cursor: Any, rows: Rows, moved: tuple[int, int, int, int] | None = None) -> None:
+    """Write ``rows`` (and move the checkpoint, when ``moved``) through the driver's cursor."""
+    changed = _renamed_or_new(cursor, rows.names)
+    _USERS_INSERT.run(cursor, rows.users)
+    _VIEWS_INSERT.run(cursor, rows.views)
+    if moved is not None:
+        cursor.execute(_SQLITE_MOVE_CHECKPOINT, moved)
+    _mirror_names(cursor, changed)
+
+
+_NOT_GONE = (False, None)
+"""``gone`` and ``gone_since`` of a user just listed (SQLite's statement has them as constants)."""
+
+
+def _generic_upsert(conn: Connection, rows: Rows) -> None:
     users_upsert, views_upsert = _upsert_statements(conn)
-    conn.execute(users_upsert, [dict(zip(_COLUMNS, values, strict=True)) for values, _ in rows])
-    conn.execute(views_upsert, [{"id": values[0], "public_json": text} for values, text in rows])
+    conn.execute(
+        users_upsert, [dict(zip(_COLUMNS, values + _NOT_GONE, strict=True)) for values in rows.users]
+    )
+    conn.execute(views_upsert, [{"id": user_id, "public_json": text} for user_id, text in rows.views])
 
 
 _MOVE_CHECKPOINT = (
@@ -163,8 +250,8 @@ def store_page(
     now: float,
 ) -> None:
     """Write one page's users and move ``checkpoint`` on, in ``conn``'s transaction (both or neither)."""
-    rows = _rows(users, checkpoint.run_id, now)
-    _move(checkpoint, next_page, len(rows))
+    rows = Rows(bits=uses_fts(conn))
+    _move(checkpoint, next_page, rows.add(users, checkpoint.run_id, now))
     _write_pages(conn, rows, checkpoint)
 
 
@@ -174,14 +261,12 @@ def _move(checkpoint: Checkpoint, next_page: int, stored: int) -> None:
     checkpoint.users_seen += stored
 
 
-def _write_pages(conn: Connection, rows: Sequence[Row], checkpoint: Checkpoint) -> None:
+def _write_pages(conn: Connection, rows: Rows, checkpoint: Checkpoint) -> None:
     """Write ``rows`` and set the stored checkpoint to ``checkpoint``, in ``conn``'s transaction."""
     moved = (checkpoint.next_page, checkpoint.pages_done, checkpoint.users_seen, checkpoint.run_id)
     if uses_fts(conn):
         with _driver_cursor(conn) as cursor:
-            if rows:
-                _sqlite_upsert(cursor, rows)
-            cursor.execute(_SQLITE_MOVE_CHECKPOINT, moved)
+            _sqlite_upsert(cursor, rows, moved)
     else:
         if rows:
             _generic_upsert(conn, rows)
@@ -202,17 +287,15 @@ class PageWriter:
         self.conn = conn
         self.checkpoint = checkpoint
         self.commit_every = commit_every
-        self._pending: list[Row] | None = None
+        self._pending: Rows | None = None
         self._opened = 0.0
 
     def add(self, users: Iterable[UserDetailsResponse], *, next_page: int, now: float, last: bool) -> bool:
         """Store one page; returns True when it (and any before it) is committed."""
         if self._pending is None:
-            self._pending = []
+            self._pending = Rows(bits=uses_fts(self.conn))
             self._opened = time.monotonic()
-        rows = _rows(users, self.checkpoint.run_id, now)
-        self._pending.extend(rows)
-        _move(self.checkpoint, next_page, len(rows))
+        _move(self.checkpoint, next_page, self._pending.add(users, self.checkpoint.run_id, now))
         if last or time.monotonic() - self._opened >= self.commit_every:
             self.commit()
             return True
@@ -228,11 +311,11 @@ class PageWriter:
 
 @contextmanager
 def relaxed_durability(conn: Connection) -> Iterator[None]:
-    """On SQLite, commit without waiting for the disk (``synchronous=NORMAL``) and checkpoint the log
-    less often while the sync writes.
+    """On SQLite, commit without waiting for the disk (``synchronous=NORMAL``), checkpoint the log less
+    often and keep more pages in memory while the sync writes.
 
     In WAL mode the database stays consistent after a crash; a power cut may lose the last pages,
-    which the next sync simply reads again. The connection's previous setting is restored afterwards,
+    which the next sync simply reads again. The connection's previous settings are restored afterwards,
     so the journal's writes on the same pooled connection keep their own durability.
     """
     if conn.dialect.name != "sqlite":
@@ -240,8 +323,12 @@ def relaxed_durability(conn: Connection) -> Iterator[None]:
         return
     previous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     checkpoint_pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    temp_store = conn.exec_driver_sql("PRAGMA temp_store").scalar()
     conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_SYNC_CHECKPOINT_PAGES}")
+    conn.exec_driver_sql(f"PRAGMA cache_size={_SYNC_CACHE}")
+    conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
     conn.commit()
     try:
         yield
@@ -250,12 +337,19 @@ def relaxed_durability(conn: Connection) -> Iterator[None]:
             conn.rollback()
         conn.exec_driver_sql(f"PRAGMA synchronous={int(previous or 2)}")
         conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages or 1000)}")
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
+        conn.exec_driver_sql(f"PRAGMA temp_store={int(temp_store or 0)}")
         conn.commit()
 
 
 _SYNC_CHECKPOINT_PAGES = 8000
 """While a sync writes, the write-ahead log is copied into the database (with its disk flush) every
 8,000 pages (32 MiB with 4 KiB pages) instead of SQLite's 1,000: a sync writes about 1.5 KiB a user."""
+
+_SYNC_CACHE = -65536
+"""While a sync writes, up to 64 MiB of the database's pages stay in memory (SQLite's default: 2 MiB):
+each user's row lands at a different place in each index, and a page read back from the file costs a
+system call."""
 
 
 _STATEMENTS: dict[str, tuple[Any, Any]] = {}
@@ -286,8 +380,9 @@ def _build_upsert(conn: Connection, table: Any, updated: Sequence[str]) -> Any:
     )
 
 
-def _mirror_names(cursor: Any, names: Sequence[tuple[int, str]]) -> None:
-    """Keep the trigram table in step: only new users and renamed ones are written.
+def _renamed_or_new(cursor: Any, names: Sequence[tuple[int, str]]) -> list[tuple[int, str, bool]]:
+    """The names the trigram table lacks, read before the users' upsert: new users and renamed ones, each
+    with whether it is a rename.
 
     A user listed twice in one batch (the list shifted between two of its pages) is written once, with
     the last name seen, as the users' upsert leaves it."""
@@ -299,13 +394,24 @@ def _mirror_names(cursor: Any, names: Sequence[tuple[int, str]]) -> None:
         marks = ", ".join("?" * len(chunk))
         cursor.execute(f"SELECT id, name_lower FROM index_users WHERE id IN ({marks})", chunk)
         known.update(cursor.fetchall())
-    changed = [(user_id, name) for user_id, name in latest.items() if known.get(user_id) != name]
-    if not changed:
-        return
-    renamed = [(user_id,) for user_id, _ in changed if user_id in known]
+    return [
+        (user_id, name, user_id in known) for user_id, name in latest.items() if known.get(user_id) != name
+    ]
+
+
+def _mirror_names(cursor: Any, changed: Sequence[tuple[int, str, bool]]) -> None:
+    """Keep the trigram table in step: only new users and renamed ones are written.
+
+    Called last in a transaction: once FTS5 is written to, every later statement that may need undoing
+    (a savepoint) makes it flush its pending terms, and flushing once per statement would cost more
+    than all the inserts."""
+    renamed = [(user_id,) for user_id, _, rename in changed if rename]
     if renamed:
         cursor.executemany(f"DELETE FROM {NAMES_FTS} WHERE rowid = ?", renamed)
-    cursor.executemany(f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)", changed)
+    cursor.executemany(
+        f"INSERT INTO {NAMES_FTS}(rowid, name_lower) VALUES (?, ?)",
+        [(user_id, name) for user_id, name, _ in changed],
+    )
 
 
 _IDS_PER_SELECT = 500
