@@ -156,3 +156,10 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards (skips without PG)."""
     with postgres_schema_url("hu_test") as url:
         yield url
+
+
+def is_trusted(sandbox: Sandbox, user_id: int) -> bool:
+    """Whether the sandbox's stored user ``user_id`` is trusted (read from the store, not over HTTP)."""
+    user = sandbox.store.get_user(user_id)
+    assert user is not None
+    return user.trusted

@@ -16,6 +16,8 @@ import pytest
 from horde_users.sandbox import Sandbox, SandboxStore
 from horde_users.sandbox.store import StoreBusyError
 
+from .conftest import is_trusted
+
 
 @contextlib.contextmanager
 def write_lock_held(path: Path) -> Iterator[None]:
@@ -27,12 +29,6 @@ def write_lock_held(path: Path) -> Iterator[None]:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-
-
-def _trusted(sandbox: Sandbox, user_id: int) -> bool:
-    user = sandbox.store.get_user(user_id)
-    assert user is not None
-    return user.trusted
 
 
 def test_requests_are_answered_while_a_write_waits_for_the_lock(tmp_path: Path) -> None:
@@ -62,7 +58,7 @@ def test_requests_are_answered_while_a_write_waits_for_the_lock(tmp_path: Path) 
             assert not waiting.done()
         reply = waiting.result(timeout=60)  # the lock is free again: the PUT goes through
         assert (reply.status_code, reply.json()) == (200, {"trusted": True})
-        assert _trusted(sb, alice.id)
+        assert is_trusted(sb, alice.id)
 
 
 def test_a_write_that_cannot_get_the_lock_in_time_answers_503(tmp_path: Path) -> None:
@@ -83,7 +79,7 @@ def test_a_write_that_cannot_get_the_lock_in_time_answers_503(tmp_path: Path) ->
             deleted = http.delete(url, headers=headers)
             assert (deleted.status_code, deleted.headers["retry-after"]) == (503, "1")
             assert http.get("/v2/status/heartbeat").status_code == 200
-        assert not _trusted(sb, alice.id)
+        assert not is_trusted(sb, alice.id)
         assert http.put(url, headers=headers, json={"trusted": True}).json() == {"trusted": True}
 
 

@@ -21,7 +21,7 @@ import sqlalchemy
 from horde_users.sandbox import Sandbox, SandboxStore
 from horde_users.sandbox.store import StoreBusyError
 
-from .conftest import postgres_schema_url
+from .conftest import is_trusted, postgres_schema_url
 
 pytestmark = pytest.mark.postgres
 
@@ -44,12 +44,6 @@ def row_lock_held(url: str, user_id: int) -> Iterator[None]:
             yield
     finally:
         engine.dispose()
-
-
-def _trusted(sandbox: Sandbox, user_id: int) -> bool:
-    user = sandbox.store.get_user(user_id)
-    assert user is not None
-    return user.trusted
 
 
 def test_requests_are_answered_while_a_write_waits_for_a_row_lock(pg_url: str) -> None:
@@ -82,7 +76,7 @@ def test_requests_are_answered_while_a_write_waits_for_a_row_lock(pg_url: str) -
             assert not waiting.done()
         reply = waiting.result(timeout=60)
         assert (reply.status_code, reply.json()) == (200, {"trusted": True})
-        assert _trusted(sb, alice.id)
+        assert is_trusted(sb, alice.id)
 
 
 def test_the_store_fails_fast_on_a_row_lock_and_waits_for_it_otherwise(pg_url: str) -> None:
