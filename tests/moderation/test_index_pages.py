@@ -103,3 +103,22 @@ def test_a_large_batch_is_stored_as_each_user_alone_would_be(tmp_path: Path) -> 
     assert index.find(Filters(text="earlyname"), limit=None) == []
     assert [user.id for user in index.find(Filters(text="renamed121"), limit=None)] == [121]
     index.engine.dispose()
+
+
+def test_the_short_last_page_read_again_is_counted_once(tmp_path: Path) -> None:
+    """A resumed run reads the short last page again (it stays the checkpoint's next page): its new
+    count replaces the old one, so a run's pages and users are what the server lists."""
+    index = UserIndex.open(str(tmp_path / "index.db"))
+    run_id, _ = _open_run(index.engine, "test", time.time())
+    checkpoint = Checkpoint(run_id, 1, 0, 0)
+    full = [listed(n, f"member{n}", n) for n in range(1, 26)]
+    with index.engine.connect() as conn:
+        writer = PageWriter(conn, checkpoint)
+        writer.add(full, next_page=2, now=time.time(), last=False)
+        writer.add([listed(26, "late", 1)], next_page=2, now=time.time(), last=True)
+        assert (checkpoint.next_page, checkpoint.pages_done, checkpoint.users_seen) == (2, 2, 26)
+        grown = [listed(26, "late", 1), listed(27, "later", 2)]
+        writer.add(grown, next_page=2, now=time.time(), last=True)
+    assert (checkpoint.next_page, checkpoint.pages_done, checkpoint.users_seen) == (2, 2, 27)
+    assert index.count() == 27
+    index.engine.dispose()

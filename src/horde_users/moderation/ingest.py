@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 
+from horde_users.endpoints import USERS_PER_PAGE
 from horde_users.models import UserDetailsResponse
 from horde_users.moderation.index_tables import (
     NAMES_FTS,
@@ -256,8 +257,15 @@ def store_page(
 
 
 def _move(checkpoint: Checkpoint, next_page: int, stored: int) -> None:
+    """Count the page at ``checkpoint.next_page``, which held ``stored`` users, and move on."""
+    page = checkpoint.next_page
+    if checkpoint.pages_done >= page:
+        # The short last page, read again by a resumed run (it may have grown since): its new count
+        # replaces the old one. Every page before it was a full one.
+        checkpoint.users_seen = (page - 1) * USERS_PER_PAGE
+    else:
+        checkpoint.pages_done = page
     checkpoint.next_page = next_page
-    checkpoint.pages_done += 1
     checkpoint.users_seen += stored
 
 
