@@ -190,13 +190,12 @@ _R = TypeVar("_R", bound=RootModel[Any])
 def _stamp_page(model: _R, stamps_items: bool) -> _R:
     """`_stamp` for a root model just validated; ``stamps_items``: its root is a list of responses whose
     ``__pydantic_private__`` is BaseModel's slot (`HordeResponseRootModel._stamps_items`)."""
+    if not stamps_items:
+        _stamp(model, _now())
+        return model
     stamp = {_TIME_KEY: _now()}
     _set(model, _PRIVATE, stamp)
-    if stamps_items:
-        # A loop in C: no bytecode runs per user.
-        deque(map(_set_private, model.root, repeat(stamp)), 0)
-    elif isinstance(model.root, list):
-        _stamp(model, stamp[_TIME_KEY])
+    deque(map(_set_private, model.root, repeat(stamp)), 0)  # a loop in C: no bytecode runs per user
     return model
 
 
