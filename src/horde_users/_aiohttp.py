@@ -166,20 +166,29 @@ class AiohttpTransport:
             self._proxies[origin] = found
             return found
 
+    def _route_of(self, call: _core.Call) -> tuple[tuple[tuple[str, str], ...], aiohttp.ClientTimeout, str | None]:
+        """The headers, timeout and proxy aiohttp is given for ``call``."""
+        if call.json_body is None:  # the headers as built are the headers httpx would send
+            headers = tuple((name, value) for name, value in call.headers if name.lower() not in _OWN_HEADERS)
+        else:  # a body: httpx encodes it and sets its Content-Type
+            # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
+            headers = tuple(
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in call.request.headers.raw
+                if k.decode("latin-1").lower() not in _OWN_HEADERS
+            )
+        return headers, self._timeout_of(call), self._proxy_for(call)
+
     async def exchange(self, call: _core.Call, started: float, decide: Decide) -> Exchange:
         session = self._session or self._open()
-        data: bytes | None = None
-        if call.json_body is None:  # the headers as built are the headers httpx would send
-            headers = [(name, value) for name, value in call.headers if name.lower() not in _OWN_HEADERS]
-        else:  # a body: httpx encodes it and sets its Content-Type
-            request = call.request
-            # The raw (bytes) headers: reading them as text through httpx re-checks their encoding each time.
-            headers = [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in request.headers.raw
-                if k.decode("latin-1").lower() not in _OWN_HEADERS
-            ]
-            data = request.content or None
+        # Shared by the calls of one shape (see Call.memo), unless they carry a body.
+        route = call.memo.get("aiohttp")
+        if route is None:
+            route = self._route_of(call)
+            if call.json_body is None:
+                call.memo["aiohttp"] = route
+        headers, timeout, proxy = route
+        data = None if call.json_body is None else call.request.content or None
         try:
             answer = await session.request(
                 call.method,
@@ -187,8 +196,8 @@ class AiohttpTransport:
                 headers=headers,
                 data=data,
                 allow_redirects=False,
-                timeout=self._timeout_of(call),
-                proxy=self._proxy_for(call),
+                timeout=timeout,
+                proxy=proxy,
             )
             read = False
             try:

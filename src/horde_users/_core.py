@@ -66,6 +66,7 @@ __all__ = [
     "Decision",
     "Head",
     "Pager",
+    "Preparer",
     "attempt_timeout",
     "backoff_delay",
     "build_request",
@@ -183,6 +184,9 @@ class Call:
     """Whether an ambiguous failure (timeout, dropped connection, 502/503/504) may be retried."""
     changes_data: bool = field(default=False)
     """PUT and DELETE: an ambiguous failure leaves the outcome unknown."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Room for what a transport derives from the parts this call shares with others of its shape (its
+    headers, timeouts and origin), worked out once: ``for_model`` hands the same dict on."""
 
     @functools.cached_property
     def full_url(self) -> httpx.URL:
@@ -196,6 +200,22 @@ class Call:
         if self.timeouts is not None:
             request.extensions["timeout"] = dict(self.timeouts)
         return request
+
+    def for_model(self, model: BaseAIHordeRequest, target: str) -> Call:
+        """This call's parts for ``model`` at ``target``: a model that differs from this one in its path only."""
+        return Call(
+            self.method,
+            target,
+            self.headers,
+            self.json_body,
+            self.timeouts,
+            self.time_limit,
+            model,
+            self.secrets,
+            self.repeatable,
+            self.changes_data,
+            self.memo,
+        )
 
     @property
     def url(self) -> str:
@@ -264,6 +284,11 @@ def url_text(url: str) -> str:
     return _normalized(head + "/") + tail
 
 
+def _query_text(query: Mapping[str, str]) -> str:
+    """``?`` and the encoded query, or nothing when there is none."""
+    return f"?{urlencode(query)}" if query else ""
+
+
 def _timeouts_of(timeout: float | httpx.Timeout) -> tuple[Mapping[str, float | None], float | None]:
     """httpx's timeouts for ``timeout`` and the largest of them (None when none is set)."""
     timeouts = httpx.Timeout(timeout).as_dict()
@@ -315,7 +340,7 @@ def prepare(
         headers["apikey"] = api_key
     if client_agent and "client_agent" not in fields_set:
         headers["Client-Agent"] = client_agent
-    target = url_text(f"{http.url}?{urlencode(http.query)}" if http.query else http.url)
+    target = url_text(http.url + _query_text(http.query))
     timeouts: Mapping[str, float | None] | None = None
     time_limit: float | None = None
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
@@ -343,6 +368,92 @@ def prepare(
     if http.json_body is not None or not _plain(headers):
         _ = call.request  # built now: httpx refuses some bodies and headers, and must do so here
     return call
+
+
+_PATH_FIELDS = frozenset({"user_id"})
+
+
+@functools.lru_cache(maxsize=64)
+def _builds_the_standard_way(model: type[BaseAIHordeRequest]) -> bool:
+    """Whether a request class builds its request from its class and field values alone, with no body."""
+    standard = model.build_http_request is BaseAIHordeRequest.build_http_request
+    return standard and model.get_api_model_name() is None
+
+
+def _shape_of(model: BaseAIHordeRequest) -> tuple[Any, ...] | None:
+    """What decides every part of ``model``'s request but its path: its class and set fields (None: unknown).
+
+    Unset fields hold their defaults, the same for every model of a class; a body or a class that builds
+    its request its own way is not looked into.
+    """
+    cls = type(model)
+    if not _builds_the_standard_way(cls):
+        return None
+    names = model.model_fields_set - _PATH_FIELDS
+    if not names:
+        return (cls,)
+    shape = (cls, *sorted((name, getattr(model, name)) for name in names))
+    try:
+        hash(shape)
+    except TypeError:  # a value that cannot be compared cheaply: built afresh each time
+        return None
+    return shape
+
+
+_USER_ID = "{user_id}"
+
+
+class Preparer:
+    """``prepare`` with one client's settings, building once what its repeated requests share.
+
+    A client sends the same few requests over and over, most often differing only in a user id
+    (``get_user``). For a request without a body, built the standard way, everything but the user id in
+    the path follows from the model's class and the values of its set fields (its shape): the first call
+    of each shape is kept (the last ``MAX_SHAPES`` shapes), and later ones take its parts with their own URL.
+    """
+
+    MAX_SHAPES = 64
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        client_agent: str | None,
+        timeout: httpx.Timeout | float | None,
+    ) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._client_agent = client_agent
+        self._timeout = timeout
+        self._known: dict[tuple[Any, ...], tuple[Call, str, str]] = {}
+        """shape -> (its first call, the URL before the user id, the URL after it); both "": a fixed URL"""
+
+    def __call__(self, model: BaseAIHordeRequest) -> Call:
+        """The call for ``model`` (see ``prepare``)."""
+        shape = _shape_of(model)
+        known = None if shape is None else self._known.get(shape)
+        if known is not None:
+            call, before, after = known
+            if not before:
+                return call.for_model(model, call.target)
+            return call.for_model(model, url_text(before + getattr(model, "user_id") + after))
+        call = prepare(
+            model,
+            base_url=self._base_url,
+            api_key=self._api_key,
+            client_agent=self._client_agent,
+            timeout=self._timeout,
+        )
+        if shape is not None:
+            if len(self._known) >= self.MAX_SHAPES:  # the oldest goes (a long walk through the pages)
+                del self._known[next(iter(self._known))]
+            # The URL as build_http_request writes it, the user id left out (the query's braces are encoded).
+            url = model.get_api_endpoint_url(self._base_url)
+            url += _query_text(model.build_http_request(self._base_url).query)
+            before, found, after = url.rpartition(_USER_ID)
+            self._known[shape] = (call, before, after) if found else (call, "", "")
+        return call
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -557,6 +668,8 @@ class BodyReader:
     (declared or received) ``InvalidResponseError``.
     """
 
+    __slots__ = ("_call", "_chunks", "_clock", "_deadline", "_limit", "_response", "_size", "_timeout")
+
     def __init__(
         self,
         call: Call,
@@ -582,7 +695,8 @@ class BodyReader:
         declared = declared.strip()
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large(f"{int(declared)} bytes")
-        self.check_time()
+        if self._deadline is not None and clock() > self._deadline:  # check_time(), inline: once a chunk
+            self._timed_out()
 
     def add(self, chunk: bytes) -> None:
         """Take one chunk; raise when the body grows too large or the deadline has passed."""
@@ -590,14 +704,18 @@ class BodyReader:
         if self._size > self._limit:
             raise self._too_large(f"more than {self._limit} bytes")
         self._chunks.append(chunk)
-        self.check_time()
+        if self._deadline is not None and self._clock() > self._deadline:
+            self._timed_out()
 
     def check_time(self) -> None:
         """Raise ``httpx.ReadTimeout`` when the attempt's deadline has passed."""
         if self._deadline is not None and self._clock() > self._deadline:
-            raise httpx.ReadTimeout(
-                f"the whole answer did not arrive within {self._timeout:g} s", request=self._call.request
-            )
+            self._timed_out()
+
+    def _timed_out(self) -> None:
+        raise httpx.ReadTimeout(
+            f"the whole answer did not arrive within {self._timeout:g} s", request=self._call.request
+        )
 
     @property
     def body(self) -> bytes:
@@ -654,10 +772,11 @@ class Decision:
     delay: float | None
     reason: str = ""
     """Why, in a few plain words ("timed out", "rate limited (Retry-After)", "503 Service Unavailable")."""
+    retry: bool = field(init=False, repr=False)
+    """Whether to retry: ``delay`` is set (an attribute, read after every attempt)."""
 
-    @property
-    def retry(self) -> bool:
-        return self.delay is not None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "retry", self.delay is not None)
 
 
 STOP = Decision(None)

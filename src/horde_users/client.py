@@ -132,6 +132,10 @@ class _ClientBase:
         self._timeout = timeout
         self._max_retries = max_retries
         self._refusals = _InputErrors(self._api_key)
+        self._key_checked = False
+        self._preparer = _core.Preparer(
+            base_url=self._base_url, api_key=self._api_key, client_agent=self._client_agent, timeout=timeout
+        )
 
     @property
     def base_url(self) -> str:
@@ -166,7 +170,10 @@ class _ClientBase:
 
     def _checked_key(self) -> str:
         """The client's key, once its form is checked (every method, before anything is sent)."""
-        return _core.check_api_key(self._api_key, name=self._key_name)
+        if not self._key_checked:  # the key never changes: once it has passed, it passes
+            _core.check_api_key(self._api_key, name=self._key_name)
+            self._key_checked = True
+        return self._api_key
 
     def _input_errors(self) -> _InputErrors:
         """Turn pydantic's refusal of a request model into our ``InvalidRequestError`` (``with``)."""
@@ -223,24 +230,20 @@ class _ClientBase:
         if not isinstance(model, BaseAIHordeRequest):
             raise InvalidRequestError(f"submit() takes a request model, not {type(model).__name__}")
         self._checked_key()
-        return _core.prepare(
-            model,
-            base_url=self._base_url,
-            api_key=self._api_key,
-            client_agent=self._client_agent,
-            timeout=self._timeout,
-        )
+        return self._preparer(model)
 
     def _decide_on_response(
         self, call: _core.Call, retries_done: int, started: float, response: _core.Head
     ) -> _core.Decision:
-        self._log_response(call, retries_done, response.status_code, started)
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_response(call, retries_done, response.status_code, started)
         return _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, response=response)
 
     def _decide_on_failure(
         self, call: _core.Call, retries_done: int, exc: httpx.RequestError, started: float
     ) -> _core.Decision:
-        self._log_failure(call, retries_done, exc, started)
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_failure(call, retries_done, exc, started)
         decision = _core.decide(call, retries_done=retries_done, max_retries=self._max_retries, exc=exc)
         if not decision.retry:
             error = _core.error_from_transport(call, exc)
@@ -253,28 +256,26 @@ class _ClientBase:
         return f"attempt {retries_done + 1} of {self._max_retries + 1}"
 
     def _log_response(self, call: _core.Call, retries_done: int, status: int, started: float) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d in %.1f ms (%s) headers=%s",
-                call.method,
-                call.request.url,
-                status,
-                (time.monotonic() - started) * 1000,
-                self._attempt_label(retries_done),
-                call.log_headers(),
-            )
+        logger.debug(
+            "%s %s -> %d in %.1f ms (%s) headers=%s",
+            call.method,
+            call.request.url,
+            status,
+            (time.monotonic() - started) * 1000,
+            self._attempt_label(retries_done),
+            call.log_headers(),
+        )
 
     def _log_failure(self, call: _core.Call, retries_done: int, exc: Exception, started: float) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %s after %.1f ms (%s) headers=%s",
-                call.method,
-                call.request.url,
-                type(exc).__name__,
-                (time.monotonic() - started) * 1000,
-                self._attempt_label(retries_done),
-                call.log_headers(),
-            )
+        logger.debug(
+            "%s %s -> %s after %.1f ms (%s) headers=%s",
+            call.method,
+            call.request.url,
+            type(exc).__name__,
+            (time.monotonic() - started) * 1000,
+            self._attempt_label(retries_done),
+            call.log_headers(),
+        )
 
     def _log_retry(self, call: _core.Call, decision: _core.Decision, retries_done: int) -> None:
         delay = decision.delay or 0.0

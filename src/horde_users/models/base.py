@@ -276,7 +276,7 @@ class BaseAIHordeRequest(HordeAPIObjectBaseModel):
 
     accept: str = "application/json"
     """The `Accept` header: the users API answers JSON."""
-    client_agent: str = Field(default_factory=default_client_agent, alias="Client-Agent")
+    client_agent: str = Field(default=default_client_agent(), alias="Client-Agent")
     """Who is asking, as `name:version:contact`; sent as the `Client-Agent` header."""
 
     @classmethod
