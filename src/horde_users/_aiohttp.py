@@ -166,7 +166,7 @@ class AiohttpTransport:
             self._proxies[origin] = found
             return found
 
-    def _route_of(self, call: _core.Call) -> tuple[tuple[tuple[str, str], ...], aiohttp.ClientTimeout, str | None]:
+    def _route_of(self, call: _core.Call) -> _Route:
         """The headers, timeout and proxy aiohttp is given for ``call``."""
         if call.json_body is None:  # the headers as built are the headers httpx would send
             headers = tuple((name, value) for name, value in call.headers if name.lower() not in _OWN_HEADERS)
@@ -205,13 +205,17 @@ class AiohttpTransport:
                 decision = decide(head)
                 if decision.retry:
                     return head, decision, b""
-                declared = _declared_length(answer.raw_headers)
-                reader = _core.BodyReader(call, head, started=started, declared=declared)
                 content = answer.content
-                while chunk := await content.readany():  # what has arrived, b"" at the end
-                    reader.add(chunk)
+                if content.is_eof():  # the whole body came with the head (a small answer): take it
+                    body = _core.whole_body(call, head, content.read_nowait(), started=started)
+                else:
+                    declared = _declared_length(answer.raw_headers)
+                    reader = _core.BodyReader(call, head, started=started, declared=declared)
+                    while chunk := await content.readany():  # what has arrived, b"" at the end
+                        reader.add(chunk)
+                    body = reader.body
                 read = True
-                return head, decision, reader.body
+                return head, decision, body
             finally:
                 # Unread, the connection is dropped at once: aiohttp's context manager would instead
                 # wait for the rest of the body, however slowly it comes (past the deadline).
@@ -259,6 +263,8 @@ def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.R
 
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+_Route = tuple[tuple[tuple[str, str], ...], "aiohttp.ClientTimeout", str | None]
+"""The headers, timeout and proxy aiohttp is given for a call."""
 
 
 class AiohttpHead:

@@ -82,6 +82,7 @@ __all__ = [
     "prepare",
     "retry_safe",
     "safe_cause",
+    "whole_body",
 ]
 
 BACKOFF_BASE = 0.5
@@ -202,7 +203,7 @@ class Call:
         return request
 
     def for_model(self, model: BaseAIHordeRequest, target: str) -> Call:
-        """This call's parts for ``model`` at ``target``: a model that differs from this one in its path only."""
+        """This call's parts for ``model`` at ``target``: a model that differs from this one in its path."""
         return Call(
             self.method,
             target,
@@ -389,10 +390,10 @@ def _shape_of(model: BaseAIHordeRequest) -> tuple[Any, ...] | None:
     cls = type(model)
     if not _builds_the_standard_way(cls):
         return None
-    names = model.model_fields_set - _PATH_FIELDS
-    if not names:
+    fields_set = model.__pydantic_fields_set__  # model_fields_set, without a call
+    if fields_set <= _PATH_FIELDS:
         return (cls,)
-    shape = (cls, *sorted((name, getattr(model, name)) for name in names))
+    shape = (cls, *sorted((name, getattr(model, name)) for name in fields_set - _PATH_FIELDS))
     try:
         hash(shape)
     except TypeError:  # a value that cannot be compared cheaply: built afresh each time
@@ -401,6 +402,27 @@ def _shape_of(model: BaseAIHordeRequest) -> tuple[Any, ...] | None:
 
 
 _USER_ID = "{user_id}"
+
+
+@dataclass(frozen=True)
+class _Template:
+    """The first call of a shape, and how the URL of another call of that shape is written."""
+
+    call: Call
+    before: str
+    """The URL before the user id ("" when it has none)."""
+    after: str
+    """The URL after the user id (the query string, if any)."""
+    head: str
+    """``before`` as sent: the target is ``head`` and the id, when nothing follows the id."""
+
+    def target(self, model: BaseAIHordeRequest) -> str:
+        if not self.before:
+            return self.call.target
+        user_id: str = getattr(model, "user_id")  # noqa: B009 (not every request model has one)
+        if self.after or not (user_id.isascii() and user_id.isdigit()):
+            return url_text(self.before + user_id + self.after)
+        return self.head + user_id  # digits: httpx writes them as they are
 
 
 class Preparer:
@@ -426,18 +448,14 @@ class Preparer:
         self._api_key = api_key
         self._client_agent = client_agent
         self._timeout = timeout
-        self._known: dict[tuple[Any, ...], tuple[Call, str, str]] = {}
-        """shape -> (its first call, the URL before the user id, the URL after it); both "": a fixed URL"""
+        self._templates: dict[tuple[Any, ...], _Template] = {}
 
     def __call__(self, model: BaseAIHordeRequest) -> Call:
         """The call for ``model`` (see ``prepare``)."""
         shape = _shape_of(model)
-        known = None if shape is None else self._known.get(shape)
-        if known is not None:
-            call, before, after = known
-            if not before:
-                return call.for_model(model, call.target)
-            return call.for_model(model, url_text(before + getattr(model, "user_id") + after))
+        template = None if shape is None else self._templates.get(shape)
+        if template is not None:
+            return template.call.for_model(model, template.target(model))
         call = prepare(
             model,
             base_url=self._base_url,
@@ -446,14 +464,19 @@ class Preparer:
             timeout=self._timeout,
         )
         if shape is not None:
-            if len(self._known) >= self.MAX_SHAPES:  # the oldest goes (a long walk through the pages)
-                del self._known[next(iter(self._known))]
-            # The URL as build_http_request writes it, the user id left out (the query's braces are encoded).
-            url = model.get_api_endpoint_url(self._base_url)
-            url += _query_text(model.build_http_request(self._base_url).query)
-            before, found, after = url.rpartition(_USER_ID)
-            self._known[shape] = (call, before, after) if found else (call, "", "")
+            if len(self._templates) >= self.MAX_SHAPES:  # the oldest goes (a long walk through the pages)
+                del self._templates[next(iter(self._templates))]
+            self._templates[shape] = self._template(call, model)
         return call
+
+    def _template(self, call: Call, model: BaseAIHordeRequest) -> _Template:
+        # The URL as build_http_request writes it, the user id left out (the query's braces are encoded).
+        url = model.get_api_endpoint_url(self._base_url)
+        url += _query_text(model.build_http_request(self._base_url).query)
+        before, found, after = url.rpartition(_USER_ID)
+        if not found:
+            return _Template(call, "", "", "")
+        return _Template(call, before, after, url_text(before))
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -668,7 +691,7 @@ class BodyReader:
     (declared or received) ``InvalidResponseError``.
     """
 
-    __slots__ = ("_call", "_chunks", "_clock", "_deadline", "_limit", "_response", "_size", "_timeout")
+    __slots__ = ("_call", "_chunks", "_clock", "_deadline", "_limit", "_response", "_size")
 
     def __init__(
         self,
@@ -686,8 +709,8 @@ class BodyReader:
         self._response = response
         self._limit = limit
         self._clock = clock
-        self._timeout = attempt_timeout(call)
-        self._deadline = None if self._timeout is None else started + self._timeout
+        timeout = attempt_timeout(call)
+        self._deadline = None if timeout is None else started + timeout
         self._chunks: list[bytes] = []
         self._size = 0
         if declared is None:
@@ -713,9 +736,7 @@ class BodyReader:
             self._timed_out()
 
     def _timed_out(self) -> None:
-        raise httpx.ReadTimeout(
-            f"the whole answer did not arrive within {self._timeout:g} s", request=self._call.request
-        )
+        raise _late(self._call)
 
     @property
     def body(self) -> bytes:
@@ -723,12 +744,43 @@ class BodyReader:
         return b"".join(self._chunks)
 
     def _too_large(self, size: str) -> InvalidResponseError:
-        return _invalid(
-            self._call,
-            self._response,
-            f"the answer is {size}, more than the {self._limit} bytes this client reads"
-            " (the users API never sends that much)",
-        )
+        return _too_large(self._call, self._response, size, self._limit)
+
+
+def whole_body(
+    call: Call,
+    response: Head,
+    body: bytes,
+    *,
+    started: float,
+    limit: int = MAX_RESPONSE_BYTES,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
+    """``body``, which arrived whole with its head, once it passes ``BodyReader``'s checks (size, deadline).
+
+    For a transport that finds the whole answer already received: no reader is needed for one chunk.
+    """
+    if len(body) > limit:
+        raise _too_large(call, response, f"{len(body)} bytes", limit)
+    timeout = attempt_timeout(call)
+    if timeout is not None and clock() > started + timeout:
+        raise _late(call)
+    return body
+
+
+def _too_large(call: Call, response: Head, size: str, limit: int) -> InvalidResponseError:
+    return _invalid(
+        call,
+        response,
+        f"the answer is {size}, more than the {limit} bytes this client reads"
+        " (the users API never sends that much)",
+    )
+
+
+def _late(call: Call) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(
+        f"the whole answer did not arrive within {attempt_timeout(call):g} s", request=call.request
+    )
 
 
 def safe_cause(call: Call, exc: BaseException) -> BaseException | None:

@@ -80,25 +80,6 @@ def _expect(result: HordeResponseTypes, cls: type[_R]) -> _R:
     return result
 
 
-class _InputErrors:
-    """``with``: a ``ValidationError`` raised inside leaves as ``InvalidRequestError``, the key redacted.
-
-    A plain class, not ``contextlib.contextmanager``: it is entered on every call, and reused.
-    """
-
-    def __init__(self, api_key: str) -> None:
-        self._secrets = (api_key,)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(exc, ValidationError):
-            raise _core.invalid_request(exc, self._secrets) from exc
-
-
 class _ClientBase:
     """Configuration and request building shared by both clients (no I/O)."""
 
@@ -131,7 +112,6 @@ class _ClientBase:
         self._client_agent = client_agent or default_client_agent()
         self._timeout = timeout
         self._max_retries = max_retries
-        self._refusals = _InputErrors(self._api_key)
         self._key_checked = False
         self._preparer = _core.Preparer(
             base_url=self._base_url, api_key=self._api_key, client_agent=self._client_agent, timeout=timeout
@@ -175,25 +155,31 @@ class _ClientBase:
             self._key_checked = True
         return self._api_key
 
-    def _input_errors(self) -> _InputErrors:
-        """Turn pydantic's refusal of a request model into our ``InvalidRequestError`` (``with``)."""
-        return self._refusals
+    def _refused(self, error: ValidationError) -> InvalidRequestError:
+        """Our ``InvalidRequestError`` for pydantic's refusal of a request model (raise it ``from error``)."""
+        return _core.invalid_request(error, (self._api_key,))
 
     def _find_user_request(self) -> FindUserRequest:
         key = self._checked_key()
-        with self._input_errors():
+        try:
             return FindUserRequest(apikey=key)
+        except ValidationError as exc:
+            raise self._refused(exc) from exc
 
     def _get_user_request(self, user_id: int | str) -> SingleUserDetailsRequest:
         self._checked_key()
         # No key on the model: the core sends the client's, unless it is a shared key (a 401 here).
-        with self._input_errors():
+        try:
             return SingleUserDetailsRequest(user_id=user_id)
+        except ValidationError as exc:
+            raise self._refused(exc) from exc
 
     def _list_request(self, page: int, sort: Sort) -> ListUsersDetailsRequest:
         self._checked_key()
-        with self._input_errors():
+        try:
             return ListUsersDetailsRequest(page=page, sort=sort)
+        except ValidationError as exc:
+            raise self._refused(exc) from exc
 
     def _modify_request(
         self, user_id: int | str, changes: ModifyUser | None, fields: dict[str, Any]
@@ -206,16 +192,20 @@ class _ClientBase:
             raise InvalidRequestError("changes must be a ModifyUser")
         values = changes.get_changes() if changes is not None else {}
         values.update(fields)
-        with self._input_errors():
+        try:
             request = ModifyUserRequest(user_id=user_id, apikey=key, **values)
+        except ValidationError as exc:
+            raise self._refused(exc) from exc
         if not request.get_changes():
             raise InvalidRequestError("modify_user() needs at least one field to change")
         return request
 
     def _delete_request(self, user_id: int | str) -> DeleteUserRequest:
         key = self._checked_key()
-        with self._input_errors():
+        try:
             return DeleteUserRequest(user_id=user_id, apikey=key)
+        except ValidationError as exc:
+            raise self._refused(exc) from exc
 
     @staticmethod
     def _check_iter_args(start_page: int, limit: int | None) -> None:

@@ -57,6 +57,14 @@ class Trickle:
 
 
 @dataclass(frozen=True)
+class SlowHead:
+    """Answer with ``reply``, its head one byte every ``interval`` seconds and the body with the last one."""
+
+    reply: Reply
+    interval: float = 0.05
+
+
+@dataclass(frozen=True)
 class Flood:
     """Answer 200 with ``size`` bytes, declared in Content-Length or (``declare=False``) up to the close."""
 
@@ -71,7 +79,7 @@ class Raw:
     data: bytes
 
 
-Action = Reply | Hang | Reset | Trickle | Flood | Raw
+Action = Reply | Hang | Reset | Trickle | SlowHead | Flood | Raw
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,11 @@ class FaultServer:
             reply = action.reply
             _send_head(sock, reply.status, {"Content-Length": str(len(reply.body)), **reply.headers})
             self._send_body(sock, (reply.body[i : i + 1] for i in range(len(reply.body))), action.interval)
+        elif isinstance(action, SlowHead):
+            reply = action.reply
+            head = _head(reply.status, {"Content-Length": str(len(reply.body)), **reply.headers})
+            pieces = [head[i : i + 1] for i in range(len(head) - 1)] + [head[-1:] + reply.body]
+            self._send_body(sock, iter(pieces), action.interval)
         elif isinstance(action, Raw):
             sock.sendall(action.data)
         elif isinstance(action, Flood):
@@ -201,10 +214,14 @@ class FaultServer:
             self.sent_bytes.append(sent)
 
 
-def _send_head(sock: socket.socket, status: int, headers: dict[str, str]) -> None:
+def _head(status: int, headers: dict[str, str]) -> bytes:
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
     head += [f"{name}: {value}" for name, value in {"Connection": "close", **headers}.items()]
-    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+
+
+def _send_head(sock: socket.socket, status: int, headers: dict[str, str]) -> None:
+    sock.sendall(_head(status, headers))
 
 
 def _read_request(sock: socket.socket) -> Seen | None:

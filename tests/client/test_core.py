@@ -57,6 +57,66 @@ def test_url_text_writes_each_url_as_httpx_does(base: str, tail: str) -> None:
     assert _core.url_text(url) == expected
 
 
+_SHAPES = {
+    "get_user": lambda i: SingleUserDetailsRequest(user_id=i),
+    "get_user, own headers": lambda i: SingleUserDetailsRequest(
+        user_id=i, accept="application/json; q=0.9", client_agent="mine:2:x"
+    ),
+    "get_user, own key": lambda i: SingleUserDetailsRequest(user_id=i, apikey="Y" * 22),
+    "delete": lambda i: DeleteUserRequest(user_id=i, apikey=KEY),
+    "find_user": lambda i: FindUserRequest(apikey=KEY),
+    "list": lambda i: ListUsersDetailsRequest(page=int(i) % 3 + 1, sort="age" if int(i) % 2 else "kudos"),
+    "modify": lambda i: ModifyUserRequest(user_id=i, apikey=KEY, kudos=int(i) % 5 + 1),
+}
+
+
+def _parts(call: _core.Call) -> tuple[Any, ...]:
+    request = call.request
+    return (call, request.method, str(request.url), list(request.headers.raw), request.content)
+
+
+@given(
+    base=st.sampled_from(
+        ["http://127.0.0.1:7001/api", "HTTP://Example.ORG:80/API", "https://bü.example/a b/api"]
+    ),
+    key=st.sampled_from([KEY, "0000000000", "0123456789abcdef0123456789abcdef"]),
+    shapes=st.lists(st.sampled_from(sorted(_SHAPES)), min_size=1, max_size=6),
+    user_ids=st.lists(
+        st.integers(0, 2**31 - 1) | st.from_regex(r"0{0,2}[0-9]{1,9}", fullmatch=True), min_size=6
+    ),
+)
+def test_a_preparer_builds_each_call_as_prepare_does(
+    base: str, key: str, shapes: list[str], user_ids: list[int | str]
+) -> None:
+    """Calls of a shape seen before take its parts: the result is the call prepare() builds, every time."""
+    settings: dict[str, Any] = {"base_url": base, "api_key": key, "client_agent": "t:1:t", "timeout": 5.0}
+    preparer = _core.Preparer(**settings)
+    for shape, user_id in zip(shapes * 2, user_ids, strict=False):
+        model = _SHAPES[shape](user_id)
+        assert _parts(preparer(model)) == _parts(_core.prepare(model, **settings))
+
+
+def test_a_request_that_builds_itself_its_own_way_is_built_afresh_each_time() -> None:
+    class Tagged(SingleUserDetailsRequest):
+        def build_http_request(self, base_url: str | None = None) -> Any:
+            http = super().build_http_request(base_url)
+            http.headers["X-Asked-For"] = self.user_id
+            return http
+
+    preparer = _core.Preparer(base_url=BASE, api_key=KEY, client_agent="t:1:t", timeout=5.0)
+    for user_id in (1, 2):
+        assert dict(preparer(Tagged(user_id=user_id)).headers)["X-Asked-For"] == str(user_id)
+
+
+def test_a_preparer_keeps_the_latest_shapes_only() -> None:
+    preparer = _core.Preparer(base_url=BASE, api_key=KEY, client_agent="t:1:t", timeout=5.0)
+    for page in range(1, _core.Preparer.MAX_SHAPES + 10):
+        preparer(ListUsersDetailsRequest(page=page))
+    preparer(SingleUserDetailsRequest(user_id=1))
+    assert preparer(SingleUserDetailsRequest(user_id=2)).target == f"{BASE}/v2/users/2"
+    assert len(preparer._templates) == _core.Preparer.MAX_SHAPES
+
+
 def test_a_call_url_is_the_one_httpx_parses() -> None:
     call = call_for(ListUsersDetailsRequest(page=3, sort="age"))
     assert call.target == f"{BASE}/v2/users?page=3&sort=age"
@@ -255,6 +315,19 @@ def test_body_reader_stops_at_the_deadline_and_the_size_cap() -> None:
         reader.add(b"9")
     with pytest.raises(InvalidResponseError, match="9 bytes"):
         _core.BodyReader(call, httpx.Response(200, headers={"Content-Length": "9"}), started=0, limit=8)
+
+
+def test_a_body_that_came_whole_passes_the_same_checks() -> None:
+    call = _core.prepare(FindUserRequest(apikey=KEY), base_url=BASE, timeout=2.0)
+    response = httpx.Response(200)
+    assert (
+        _core.whole_body(call, response, b"12345678", started=100.0, limit=8, clock=lambda: 102.0)
+        == b"12345678"
+    )
+    with pytest.raises(InvalidResponseError, match="the answer is 9 bytes, more than the 8 bytes"):
+        _core.whole_body(call, response, b"123456789", started=100.0, limit=8, clock=lambda: 100.0)
+    with pytest.raises(httpx.ReadTimeout, match="within 2 s"):
+        _core.whole_body(call, response, b"1234", started=100.0, limit=8, clock=lambda: 102.5)
 
 
 def test_a_calls_repr_never_shows_its_keys() -> None:

@@ -18,7 +18,7 @@ from horde_users.errors import (
 )
 from horde_users.models import DeleteUserResponse, ModifyUserResponse, UserDetailsResponse
 from tests.client.conftest import MakeApi
-from tests.client.faultserver import FaultServer, Flood, Hang, Raw, Reply, Reset, Trickle
+from tests.client.faultserver import FaultServer, Flood, Hang, Raw, Reply, Reset, SlowHead, Trickle
 from tests.conftest import EXAMPLES_DIR
 
 pytestmark = pytest.mark.anyio
@@ -390,6 +390,17 @@ async def test_an_answer_trickling_in_is_abandoned_at_the_timeout(
     assert not caught.value.outcome_unknown  # a read changes nothing
     fault_server.wait_for_bodies(1)
     assert fault_server.sent_bytes[0] < len(TRICKLED_USER.body)  # the client left before the end
+
+
+async def test_a_head_trickling_in_is_abandoned_at_the_timeout_though_the_body_comes_with_it(
+    make_api: MakeApi, fault_server: FaultServer
+) -> None:
+    """The body arrives whole with the head's last byte, after the deadline: still a timeout."""
+    fault_server.script(SlowHead(TRICKLED_USER, interval=0.03))
+    api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1, max_retries=0)
+    with pytest.raises(HordeTimeoutError) as caught:
+        await api.get_user(3)
+    assert "did not arrive within 1 s" in caught.value.message
 
 
 async def test_a_trickled_read_is_retried_like_any_timeout(
