@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from horde_users import _core
 from horde_users.errors import HordeAPIError, InvalidResponseError, error_class_for_status, excerpt, redact
 from horde_users.models import (
     RC,
+    BaseAIHordeRequest,
     DeleteUserRequest,
     FindUserRequest,
     ListUsersDetailsRequest,
@@ -57,7 +59,7 @@ def test_url_text_writes_each_url_as_httpx_does(base: str, tail: str) -> None:
     assert _core.url_text(url) == expected
 
 
-_SHAPES = {
+_SHAPES: dict[str, Callable[[Any], BaseAIHordeRequest]] = {
     "get_user": lambda i: SingleUserDetailsRequest(user_id=i),
     "get_user, own headers": lambda i: SingleUserDetailsRequest(
         user_id=i, accept="application/json; q=0.9", client_agent="mine:2:x"
