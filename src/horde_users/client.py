@@ -217,6 +217,7 @@ class _ClientBase:
     # -- the shared send loop pieces -----------------------------------------------------------
 
     def _prepare(self, model: BaseAIHordeRequest) -> _core.Call:
+        """The call for a model given to ``submit()`` (the methods' own models are checked as built)."""
         if not isinstance(model, BaseAIHordeRequest):
             raise InvalidRequestError(f"submit() takes a request model, not {type(model).__name__}")
         self._checked_key()
@@ -335,15 +336,15 @@ class HordeUsers(_ClientBase):
 
     def find_user(self) -> UserDetailsResponse:
         """The user that owns this client's key (own view; a shared key gives its owner's public view)."""
-        return _expect(self._send(self._prepare(self._find_user_request())), UserDetailsResponse)
+        return _expect(self._send(self._preparer(self._find_user_request())), UserDetailsResponse)
 
     def get_user(self, user_id: int | str) -> UserDetailsResponse:
         """One user by numeric id; the privileged view when the key is the owner's or a moderator's."""
-        return _expect(self._send(self._prepare(self._get_user_request(user_id))), UserDetailsResponse)
+        return _expect(self._send(self._preparer(self._get_user_request(user_id))), UserDetailsResponse)
 
     def list_users(self, page: int = 1, sort: Sort = "kudos") -> ListUsersDetailsResponse:
         """One page of 25 users (public view), by kudos (highest first) or age (oldest first)."""
-        return _expect(self._send(self._prepare(self._list_request(page, sort))), ListUsersDetailsResponse)
+        return _expect(self._send(self._preparer(self._list_request(page, sort))), ListUsersDetailsResponse)
 
     def iter_users(
         self, sort: Sort = "kudos", start_page: int = 1, limit: int | None = None
@@ -370,11 +371,11 @@ class HordeUsers(_ClientBase):
         Raises ``InvalidRequestError`` for invalid values and unknown fields, before anything is sent.
         """
         request = self._modify_request(user_id, changes, fields)
-        return _expect(self._send(self._prepare(request)), ModifyUserResponse)
+        return _expect(self._send(self._preparer(request)), ModifyUserResponse)
 
     def delete_user(self, user_id: int | str) -> DeleteUserResponse:
         """Soft-delete a user (a second DELETE of an inactive deleted user wipes it for good)."""
-        return _expect(self._send(self._prepare(self._delete_request(user_id))), DeleteUserResponse)
+        return _expect(self._send(self._preparer(self._delete_request(user_id))), DeleteUserResponse)
 
     def undelete_user(self, user_id: int | str) -> ModifyUserResponse:
         """Restore a soft-deleted user (``PUT {"undelete": true}``)."""
@@ -461,16 +462,16 @@ class AsyncHordeUsers(_ClientBase):
 
     async def find_user(self) -> UserDetailsResponse:
         """The user that owns this client's key (own view; a shared key gives its owner's public view)."""
-        return _expect(await self._send(self._prepare(self._find_user_request())), UserDetailsResponse)
+        return _expect(await self._send(self._preparer(self._find_user_request())), UserDetailsResponse)
 
     async def get_user(self, user_id: int | str) -> UserDetailsResponse:
         """One user by numeric id; the privileged view when the key is the owner's or a moderator's."""
-        return _expect(await self._send(self._prepare(self._get_user_request(user_id))), UserDetailsResponse)
+        return _expect(await self._send(self._preparer(self._get_user_request(user_id))), UserDetailsResponse)
 
     async def list_users(self, page: int = 1, sort: Sort = "kudos") -> ListUsersDetailsResponse:
         """One page of 25 users (public view), by kudos (highest first) or age (oldest first)."""
         return _expect(
-            await self._send(self._prepare(self._list_request(page, sort))), ListUsersDetailsResponse
+            await self._send(self._preparer(self._list_request(page, sort))), ListUsersDetailsResponse
         )
 
     def iter_users(
@@ -501,11 +502,11 @@ class AsyncHordeUsers(_ClientBase):
         Raises ``InvalidRequestError`` for invalid values and unknown fields, before anything is sent.
         """
         request = self._modify_request(user_id, changes, fields)
-        return _expect(await self._send(self._prepare(request)), ModifyUserResponse)
+        return _expect(await self._send(self._preparer(request)), ModifyUserResponse)
 
     async def delete_user(self, user_id: int | str) -> DeleteUserResponse:
         """Soft-delete a user (a second DELETE of an inactive deleted user wipes it for good)."""
-        return _expect(await self._send(self._prepare(self._delete_request(user_id))), DeleteUserResponse)
+        return _expect(await self._send(self._preparer(self._delete_request(user_id))), DeleteUserResponse)
 
     async def undelete_user(self, user_id: int | str) -> ModifyUserResponse:
         """Restore a soft-deleted user (``PUT {"undelete": true}``)."""
