@@ -42,6 +42,9 @@ _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding"})
 # Set by aiohttp from the URL and the body.
 _OWN_HEADERS = frozenset({"host", "content-length"})
 
+_Route = tuple[tuple[tuple[str, str], ...], "aiohttp.ClientTimeout", str | None]
+"""The headers, timeout and proxy aiohttp is given for a call."""
+
 
 def aiohttp_installed() -> bool:
     """Whether aiohttp can be imported (checked without importing it)."""
@@ -263,8 +266,6 @@ def _as_httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.R
 
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
-_Route = tuple[tuple[tuple[str, str], ...], "aiohttp.ClientTimeout", str | None]
-"""The headers, timeout and proxy aiohttp is given for a call."""
 
 
 class AiohttpHead:

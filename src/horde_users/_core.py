@@ -465,7 +465,9 @@ class Preparer:
         )
         if shape is not None:
             if len(self._templates) >= self.MAX_SHAPES:  # the oldest goes (a long walk through the pages)
-                del self._templates[next(iter(self._templates))]
+                oldest: tuple[Any, ...] | None = next(iter(self._templates), None)  # threads may race here
+                if oldest is not None:
+                    self._templates.pop(oldest, None)
             self._templates[shape] = self._template(call, model)
         return call
 
@@ -718,8 +720,7 @@ class BodyReader:
         declared = declared.strip()
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large(f"{int(declared)} bytes")
-        if self._deadline is not None and clock() > self._deadline:  # check_time(), inline: once a chunk
-            self._timed_out()
+        self.check_time()
 
     def add(self, chunk: bytes) -> None:
         """Take one chunk; raise when the body grows too large or the deadline has passed."""
@@ -727,16 +728,12 @@ class BodyReader:
         if self._size > self._limit:
             raise self._too_large(f"more than {self._limit} bytes")
         self._chunks.append(chunk)
-        if self._deadline is not None and self._clock() > self._deadline:
-            self._timed_out()
+        self.check_time()
 
     def check_time(self) -> None:
         """Raise ``httpx.ReadTimeout`` when the attempt's deadline has passed."""
         if self._deadline is not None and self._clock() > self._deadline:
-            self._timed_out()
-
-    def _timed_out(self) -> None:
-        raise _late(self._call)
+            raise _late(self._call)
 
     @property
     def body(self) -> bytes:
