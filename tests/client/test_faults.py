@@ -378,29 +378,25 @@ async def test_real_success_bodies_still_parse(
 TRICKLED_USER = Reply.json(200, {"id": 3, "username": "peer_alice#3", "kudos": 100})
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Trickle(TRICKLED_USER, interval=0.25), SlowHead(TRICKLED_USER, interval=0.03)],
+    ids=["body trickling", "head trickling, body with it"],
+)
 async def test_an_answer_trickling_in_is_abandoned_at_the_timeout(
-    make_api: MakeApi, fault_server: FaultServer
+    make_api: MakeApi, fault_server: FaultServer, fault: Trickle | SlowHead
 ) -> None:
-    """One byte every 0.25 s never trips httpx's per-read timeout; the whole-answer deadline does."""
-    fault_server.script(Trickle(TRICKLED_USER, interval=0.25))
+    """A byte at a time never trips httpx's per-read timeout; the whole-answer deadline does, even when
+    the body comes whole with the head's last byte."""
+    fault_server.script(fault)
     api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1, max_retries=0)
     with pytest.raises(HordeTimeoutError) as caught:
         await api.get_user(3)
     assert "did not arrive within 1 s" in caught.value.message
     assert not caught.value.outcome_unknown  # a read changes nothing
-    fault_server.wait_for_bodies(1)
-    assert fault_server.sent_bytes[0] < len(TRICKLED_USER.body)  # the client left before the end
-
-
-async def test_a_head_trickling_in_is_abandoned_at_the_timeout_though_the_body_comes_with_it(
-    make_api: MakeApi, fault_server: FaultServer
-) -> None:
-    """The body arrives whole with the head's last byte, after the deadline: still a timeout."""
-    fault_server.script(SlowHead(TRICKLED_USER, interval=0.03))
-    api = make_api(api_key=KEY, base_url=fault_server.url, timeout=1, max_retries=0)
-    with pytest.raises(HordeTimeoutError) as caught:
-        await api.get_user(3)
-    assert "did not arrive within 1 s" in caught.value.message
+    if isinstance(fault, Trickle):
+        fault_server.wait_for_bodies(1)
+        assert fault_server.sent_bytes[0] < len(TRICKLED_USER.body)  # the client left before the end
 
 
 async def test_a_trickled_read_is_retried_like_any_timeout(
