@@ -84,12 +84,18 @@ def fresh_roles(sandbox: Sandbox, http: httpx.Client) -> Roles:
     return _seed_roles(sandbox, http)
 
 
-@contextlib.contextmanager
-def postgres_schema_url(prefix: str) -> Iterator[str]:
-    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards (skips without PG)."""
+def postgres_server_url() -> str:
+    """The test PostgreSQL server's URL; skips the test when ``HORDE_USERS_TEST_POSTGRES_URL`` is not set."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set")
+    return base
+
+
+@contextlib.contextmanager
+def postgres_schema_url(prefix: str) -> Iterator[str]:
+    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards (skips without PG)."""
+    base = postgres_server_url()
     import sqlalchemy
 
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -133,9 +139,7 @@ def _extensions_in_public(engine: sqlalchemy.Engine) -> None:
 @contextlib.contextmanager
 def postgres_database_url(prefix: str) -> Iterator[str]:
     """A PostgreSQL URL of a fresh database (no extensions), dropped afterwards (skips without PG)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
+    base = postgres_server_url()
     import sqlalchemy
     from sqlalchemy.engine import make_url
 

@@ -145,7 +145,6 @@ MODIFY_KEYS = [
 ]
 TEST_USER_KEYS = ["alias", "api_key", "created", "kudos", "moderator", "trusted", "user_id", "username"]
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-PG_ENV = "HORDE_USERS_TEST_POSTGRES_URL"
 SENTINEL_KEY = f"sentinel-{uuid.uuid4().hex}"
 """An unknown API key no reply may ever repeat (except find_user's 404 message, §8)."""
 HEX_RUN = re.compile(r"[0-9a-f]{64,}")

@@ -101,7 +101,6 @@ RFC822_RE = re.compile(
 WIPE_STEM = "You cannot permanently wipe a user that was active in the last 30 days. Try again after "
 WIPE_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?$")
 SUFFIX_MARK = " You have requested this URI ["
-PG_ENV = "HORDE_USERS_TEST_POSTGRES_URL"
 RATE_LIMITED_GETS = 61  # 140 was the 62nd GET /api/v2/users/15 of its window (examples/README.md)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ import pytest
 from horde_users.sandbox import Sandbox, SandboxStore
 from horde_users.sandbox.pytest_plugin import SandboxUsers
 from horde_users.sandbox.state import take_snapshot
+from tests.sandbox.conftest import postgres_server_url
 
 
 def _aliases(sandbox: Sandbox) -> list[str]:
@@ -74,10 +74,7 @@ def test_state_methods_need_a_running_sandbox() -> None:
 
 @pytest.fixture
 def postgres_store() -> Iterator[SandboxStore]:
-    url = os.environ.get("HORDE_USERS_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("HORDE_USERS_TEST_POSTGRES_URL is not set")
-    store = SandboxStore(url, schema=f"t_state_{uuid.uuid4().hex[:12]}")
+    store = SandboxStore(postgres_server_url(), schema=f"t_state_{uuid.uuid4().hex[:12]}")
     try:
         yield store
     finally:

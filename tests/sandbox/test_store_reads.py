@@ -16,7 +16,7 @@ import sqlalchemy
 from horde_users.sandbox import SandboxStore
 from horde_users.sandbox.schema import USER_BY_ID, USER_BY_KEY_HASH, USER_PAGES, users
 
-from .conftest import postgres_schema_url
+from .conftest import postgres_schema_url, postgres_server_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "pg_schema"])
@@ -29,12 +29,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[SandboxStore]:
         return
     if request.param == "pg_schema":
         request.applymarker(pytest.mark.postgres)
-        import os
-
-        base = os.environ.get("HORDE_USERS_TEST_POSTGRES_URL")
-        if not base:
-            pytest.skip("HORDE_USERS_TEST_POSTGRES_URL is not set")
-        schema_store = SandboxStore(base, schema=f"t_reads_{uuid.uuid4().hex[:12]}")
+        schema_store = SandboxStore(postgres_server_url(), schema=f"t_reads_{uuid.uuid4().hex[:12]}")
         yield schema_store
         schema_store.drop_schema()
         schema_store.close()
